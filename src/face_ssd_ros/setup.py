@@ -1,0 +1,43 @@
+"""ament_python package face_ssd_ros: runtime nodes, launch files, configs and the shipped default model."""
+import glob
+import os
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'face_ssd_ros'
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.normpath(os.path.join(HERE, '..', '..'))
+
+
+def top_files(pattern):
+    """Workspace-level files (launch/, config/) installed into share/face_ssd_ros; paths relative to setup.py."""
+    return sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(TOP, pattern)))
+
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    package_data={PACKAGE: ['models/*.onnx', 'models/*.json']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', top_files('launch/*.launch.py')),
+        ('share/' + PACKAGE + '/config', top_files('config/*.yaml') + top_files('config/*.xml')),
+    ],
+    install_requires=['setuptools', 'numpy', 'pyyaml'],
+    zip_safe=False,
+    maintainer='face_ssd maintainers',
+    maintainer_email='face-ssd@example.invalid',
+    description='SSD face detection for ROS 2: camera, detector and overlay nodes.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'camera_node = face_ssd_ros.nodes.camera_node:main',
+            'detector_node = face_ssd_ros.nodes.detector_node:main',
+            'overlay_node = face_ssd_ros.nodes.overlay_node:main',
+            'face_ssd_pipeline = face_ssd_ros.runner:main',
+            'face_ssd_demo = face_ssd_ros.demo:main',
+        ],
+    },
+)

@@ -1,0 +1,139 @@
+"""One defaults file (configs/defaults.yaml) with validated overrides.
+
+``load_config(path=None, overrides=('train.epochs=5', ...))`` merges the defaults, a user YAML and
+``section.key=value`` overrides, then :func:`check_config` rejects unknown keys (with the closest
+valid name), wrong types and out-of-range values before any work starts.
+"""
+import copy
+import difflib
+import os
+
+import yaml
+
+DEFAULTS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'defaults.yaml')
+
+
+class ConfigError(ValueError):
+    """An invalid training configuration; the message says which key and why."""
+
+
+def load_defaults():
+    with open(DEFAULTS_PATH) as f:
+        return yaml.safe_load(f)
+
+
+def _merge(base, override, path=''):
+    for key, value in override.items():
+        where = path + key
+        if key not in base:
+            close = difflib.get_close_matches(key, list(base), n=1)
+            raise ConfigError('unknown config key %r%s' % (where, ' (did you mean %r?)' % (path + close[0]) if close else ''))
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            _merge(base[key], value, where + '.')
+        else:
+            base[key] = value
+
+
+def parse_override(text):
+    """'train.epochs=5' -> {'train': {'epochs': 5}} (the value is parsed as YAML)."""
+    if '=' not in text:
+        raise ConfigError('override %r must look like section.key=value' % text)
+    key, value = text.split('=', 1)
+    out = cur = {}
+    parts = key.strip().split('.')
+    for p in parts[:-1]:
+        cur[p] = {}
+        cur = cur[p]
+    cur[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+# key -> (types, check, explanation)
+_NUM = (int, float)
+_RULES = {
+    'model.width_mult': (_NUM, lambda v: 0.1 <= v <= 4, 'between 0.1 and 4'),
+    'model.input_size': (list, lambda v: len(v) == 2 and all(isinstance(x, int) and 16 <= x <= 4096 for x in v),
+                         '[width, height], integers 16..4096'),
+    'model.channel_order': (str, lambda v: v in ('RGB', 'BGR'), 'RGB or BGR'),
+    'data.augment': (str, lambda v: v in ('ssd', 'face', 'light', 'eval'), 'one of ssd, face, light, eval'),
+    'data.min_box_size': (_NUM, lambda v: v >= 0, '>= 0'),
+    'data.strict': (bool, None, 'true or false'),
+    'train.epochs': (int, lambda v: v >= 1, '>= 1'),
+    'train.batch_size': (int, lambda v: v >= 1, '>= 1'),
+    'train.num_workers': (int, lambda v: v >= 0, '>= 0'),
+    'train.lr': (_NUM, lambda v: 0 < v < 10, 'in (0, 10)'),
+    'train.momentum': (_NUM, lambda v: 0 <= v < 1, 'in [0, 1)'),
+    'train.weight_decay': (_NUM, lambda v: 0 <= v < 1, 'in [0, 1)'),
+    'train.scheduler': (str, lambda v: v in ('cosine', 'multistep'), 'cosine or multistep'),
+    'train.gamma': (_NUM, lambda v: 0 < v <= 1, 'in (0, 1]'),
+    'train.warmup_epochs': (_NUM, lambda v: v >= 0, '>= 0'),
+    'train.freeze_base_epochs': (int, lambda v: v >= 0, '>= 0'),
+    'train.iou_threshold': (_NUM, lambda v: 0 < v < 1, 'in (0, 1)'),
+    'train.neg_pos_ratio': (_NUM, lambda v: v > 0, '> 0'),
+    'train.min_negatives': (int, lambda v: v >= 0, '>= 0'),
+    'train.grad_clip': (_NUM, lambda v: v >= 0, '>= 0 (0 = off)'),
+    'train.seed': (int, None, 'an integer'),
+    'train.val_every': (int, lambda v: v >= 1, '>= 1'),
+    'train.max_iters': (int, lambda v: v >= 0, '>= 0'),
+    'train.log_every': (int, lambda v: v >= 1, '>= 1'),
+}
+
+
+def _get(cfg, dotted):
+    cur = cfg
+    for p in dotted.split('.'):
+        cur = cur[p]
+    return cur
+
+
+def check_config(cfg):
+    """Validate a merged config in place; raises :class:`ConfigError` with the key and the reason."""
+    from .models import canonical_arch
+    try:
+        cfg['model']['arch'] = canonical_arch(cfg['model']['arch'])
+    except ValueError as exc:
+        raise ConfigError('model.arch: %s' % exc)
+    for key, (types, check, what) in _RULES.items():
+        v = _get(cfg, key)
+        if isinstance(v, bool) != (types is bool) or not isinstance(v, types) or (check is not None and not check(v)):
+            raise ConfigError('%s must be %s, got %r' % (key, what, v))
+    for key in ('model.mean', 'model.std'):
+        v = _get(cfg, key)
+        if v is not None and not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, _NUM) for x in v)):
+            raise ConfigError('%s must be null or 3 numbers, got %r' % (key, v))
+    if cfg['model']['std'] is not None and min(cfg['model']['std']) <= 0:
+        raise ConfigError('model.std must be positive, got %r' % (cfg['model']['std'],))
+    t = cfg['train']
+    if t['base_lr'] is not None and not (isinstance(t['base_lr'], _NUM) and t['base_lr'] >= 0):
+        raise ConfigError('train.base_lr must be null or >= 0, got %r' % (t['base_lr'],))
+    if t['scheduler'] == 'multistep' and not all(isinstance(m, int) and m > 0 for m in t['milestones']):
+        raise ConfigError('train.milestones must be positive epochs, got %r' % (t['milestones'],))
+    labels = cfg['data']['labels']
+    if not isinstance(labels, (list, str)) or (isinstance(labels, list) and len(labels) < 2):
+        raise ConfigError('data.labels must be a labels file or a list with background first and >= 1 class')
+    if t['class_weights'] is not None and isinstance(labels, list) and len(t['class_weights']) != len(labels):
+        raise ConfigError('train.class_weights has %d entries for %d labels (background first)'
+                          % (len(t['class_weights']), len(labels)))
+    for section in ('train', 'val'):
+        for i, ds in enumerate(cfg['data'][section]):
+            if not isinstance(ds, dict) or ds.get('format') not in ('wider', 'voc', 'openimages', 'coco'):
+                raise ConfigError('data.%s[%d] needs format: wider|voc|openimages|coco, got %r' % (section, i, ds))
+    return cfg
+
+
+def load_config(path=None, overrides=()):
+    """Defaults <- YAML file <- overrides, validated. Relative dataset paths stay as given."""
+    cfg = load_defaults()
+    if path:
+        with open(path) as f:
+            user = yaml.safe_load(f) or {}
+        if not isinstance(user, dict):
+            raise ConfigError('%s must hold a mapping of sections' % path)
+        _merge(cfg, user)
+    for text in overrides:
+        _merge(cfg, parse_override(text))
+    return check_config(cfg)
+
+
+def dump_config(cfg):
+    return yaml.safe_dump(copy.deepcopy(cfg), sort_keys=False)

@@ -1,0 +1,53 @@
+"""Run a PyTorch SSD over a dataset and score it (used for validation during training)."""
+import numpy as np
+import torch
+
+from .box_coder import center_to_corner, decode
+
+
+@torch.no_grad()
+def predict_batch(model, images, priors, labels, score_threshold=0.01, nms_iou=0.45, max_detections=200):
+    """images [B,3,h,w] -> per image a list of (x1, y1, x2, y2, score, label), normalised coordinates."""
+    from face_ssd_ros.postprocess import postprocess
+    conf, loc = model(images)
+    scores = torch.softmax(conf, dim=2).cpu().numpy()
+    boxes = center_to_corner(decode(loc, priors.to(loc.device), model.prior_spec.variances)).cpu().numpy()
+    out = []
+    for s, b in zip(scores, boxes):
+        dets = postprocess(s, b, 1.0, 1.0, labels, score_threshold, nms_iou, max_detections)
+        out.append([(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in dets])
+    return out
+
+
+@torch.no_grad()
+def voc_map_from_loader(model, dataset, labels, width, height, device, batch_size=16):
+    """VOC mAP@0.5 of ``model`` on ``dataset`` whose items carry matched targets; ground truth is read
+    from the datasets' raw records (boxes normalised by each image's size, matched in that space)."""
+    from .eval.voc import evaluate_detections
+    predictions, gt = {}, {}
+    priors = model.priors(width, height)
+    idx = 0
+    for start in range(0, len(dataset), batch_size):
+        batch = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        images = torch.stack([b[0] for b in batch]).to(device)
+        for dets in predict_batch(model, images, priors, labels):
+            predictions[idx] = dets
+            idx += 1
+    for i in range(len(dataset)):
+        boxes, labs = raw_target(dataset, i)
+        gt[i] = {'boxes': boxes, 'labels': [labels[k] for k in labs]}
+    res = evaluate_detections(predictions, gt, labels=labels[1:])
+    return float(res.map) if not np.isnan(res.map) else 0.0
+
+
+def raw_target(dataset, index):
+    """Ground truth of item ``index`` of a (Concat)Dataset: (boxes [K,4] normalised, labels [K])."""
+    if hasattr(dataset, 'datasets'):
+        import bisect
+        d = bisect.bisect_right(dataset.cumulative_sizes, index)
+        prev = dataset.cumulative_sizes[d - 1] if d > 0 else 0
+        return raw_target(dataset.datasets[d], index - prev)
+    rec = dataset.records[index]
+    w, h = float(rec.width), float(rec.height)
+    boxes = np.asarray(rec.boxes, dtype=np.float32).reshape(-1, 4) / np.array([w, h, w, h], dtype=np.float32)
+    return boxes, np.asarray(rec.labels, dtype=np.int64).reshape(-1)

@@ -1,0 +1,113 @@
+"""Export a trained checkpoint to ONNX with its manifest: ``face-ssd-export CKPT --out MODEL.onnx``.
+
+The graph has one input ``input`` [1, 3, H, W] and two outputs ``scores`` [1, N, C] (softmax) and
+``boxes`` [1, N, 4] (decoded, corner form, normalised). The manifest is embedded as ONNX metadata
+(``face_ssd_manifest``) and written beside the file (``MODEL.json``). A parity check against PyTorch
+runs after every export.
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+from .manifest import resized_manifest
+from .models import InferenceModel, load_checkpoint, model_from_manifest
+
+METADATA_KEY = 'face_ssd_manifest'
+
+
+def parse_size(text):
+    """'640x480' -> (640, 480)."""
+    try:
+        w, h = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError('size must look like WIDTHxHEIGHT, e.g. 320x240, got %r' % text)
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise argparse.ArgumentTypeError('size %r out of range 16..4096' % text)
+    return w, h
+
+
+def export_onnx(inference_model, manifest, path, opset=13):
+    """Write ``inference_model`` (an InferenceModel) to ``path`` + the manifest sidecar; returns the manifest."""
+    import onnx
+    w, h = manifest['input']['width'], manifest['input']['height']
+    dummy = torch.zeros((1, 3, h, w), dtype=torch.float32)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    inference_model.eval()
+    with torch.no_grad():
+        torch.onnx.export(inference_model, dummy, path, input_names=['input'], output_names=['scores', 'boxes'],
+                          opset_version=opset, do_constant_folding=True, dynamo=False)
+    model = onnx.load(path)
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = json.dumps(manifest, sort_keys=True)
+    model.producer_name = 'face_ssd_training'
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    sidecar = dict(manifest, model_sha256=hashlib.sha256(open(path, 'rb').read()).hexdigest())
+    with open(os.path.splitext(path)[0] + '.json', 'w') as f:
+        json.dump(sidecar, f, indent=2, sort_keys=True)
+    return manifest
+
+
+def parity(inference_model, path, manifest, samples=2, seed=0):
+    """Largest |difference| between ONNX Runtime and PyTorch on random inputs: (scores, boxes)."""
+    import onnxruntime as ort
+    sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    rng = np.random.default_rng(seed)
+    w, h = manifest['input']['width'], manifest['input']['height']
+    ds, db = 0.0, 0.0
+    for _ in range(samples):
+        x = rng.standard_normal((1, 3, h, w)).astype(np.float32)
+        s_onnx, b_onnx = sess.run(['scores', 'boxes'], {'input': x})
+        with torch.no_grad():
+            s_t, b_t = inference_model(torch.from_numpy(x))
+        ds = max(ds, float(np.abs(s_onnx - s_t.numpy()).max()))
+        db = max(db, float(np.abs(b_onnx - b_t.numpy()).max()))
+    return ds, db
+
+
+def export_checkpoint(checkpoint, out_path, input_size=None, opset=13, verbose=True, tolerance=1e-4):
+    """Checkpoint -> ONNX + manifest at ``input_size`` (default: the trained size); checks parity."""
+    ckpt = load_checkpoint(checkpoint)
+    manifest = dict(ckpt['manifest'])
+    model = model_from_manifest(manifest)
+    model.load_state_dict(ckpt['model'])
+    model.eval()
+    if input_size:
+        manifest = resized_manifest(manifest, model, *input_size)
+    im = InferenceModel(model, manifest['input']['width'], manifest['input']['height']).eval()
+    manifest['training'] = dict(manifest.get('training', {}), epoch=int(ckpt.get('epoch', -1)) + 1)
+    export_onnx(im, manifest, out_path, opset)
+    ds, db = parity(im, out_path, manifest)
+    if verbose:
+        print('exported %s (%dx%d, %d priors, labels %s); parity vs PyTorch: max |d score| %.2e, max |d box| %.2e'
+              % (out_path, manifest['input']['width'], manifest['input']['height'], manifest['num_priors'],
+                 manifest['labels'][1:], ds, db))
+    if ds > tolerance or db > tolerance:
+        raise RuntimeError('ONNX Runtime and PyTorch disagree (scores %.2e, boxes %.2e > %.0e)' % (ds, db, tolerance))
+    return manifest
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog='face-ssd-export', description=__doc__.split('\n\n')[0])
+    ap.add_argument('checkpoint', help='training checkpoint (best.pt)')
+    ap.add_argument('--out', required=True, help='output .onnx path (the manifest is written beside it)')
+    ap.add_argument('--input-size', type=parse_size, help='WIDTHxHEIGHT (default: the trained size); priors follow')
+    ap.add_argument('--opset', type=int, default=13)
+    args = ap.parse_args(argv)
+    try:
+        export_checkpoint(args.checkpoint, args.out, args.input_size, args.opset)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print('face-ssd-export: %s' % exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
