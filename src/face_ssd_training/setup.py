@@ -17,6 +17,8 @@ setup(
             'face-ssd-validate-data = face_ssd_training.data.validate:main',
             'face-ssd-autolabel = face_ssd_training.data.autolabel:main',
             'face-ssd-build-engine = face_ssd_training.tensorrt_build:main',
+            'face-ssd-trt-parity = face_ssd_training.tensorrt_tools:main_parity',
+            'face-ssd-trt-bench = face_ssd_training.tensorrt_tools:main_bench',
         ],
     },
 )

@@ -89,9 +89,9 @@ def collate_matched(batch):
 
 
 def make_datasets(cfg, labels, train_tf, val_tf, base_dir):
-    from .data.folder import ImageFolderDataset
     train_sets = [build_dataset(s, labels, train_tf, base_dir) for s in cfg['data']['train']]
     for neg in cfg['data']['negatives']:
+        from .data.folder import ImageFolderDataset
         ds = ImageFolderDataset(resolve_path(neg['images'], base_dir), filelist=resolve_path(neg.get('filelist'), base_dir),
                                 labels=labels)
         ds.transform = train_tf
@@ -174,9 +174,11 @@ class Trainer(object):
         priors = self.model.priors(self.width, self.height)
         from .data.transforms import build_transform
         train_tf = MatchTargets(build_transform(cfg['data']['augment'], (self.width, self.height), self.mean, self.std,
-                                                min_size=cfg['data']['min_box_size']),
+                                                channel_order=m['channel_order'],
+                                                min_size_px=cfg['data']['min_box_size']),
                                 priors, self.model.prior_spec.variances, t['iou_threshold'])
-        val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std),
+        val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std,
+                                              channel_order=m['channel_order']),
                               priors, self.model.prior_spec.variances, t['iou_threshold'])
         self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir)
         sampler = None
@@ -302,7 +304,8 @@ class Trainer(object):
         if bar is not None:
             bar.close()
         avg = sums / max(count, 1)
-        return {'loss': avg[0], 'reg_loss': avg[1], 'cls_loss': avg[2], 'lr': lr, 'batches': count}
+        return {'loss': float(avg[0]), 'reg_loss': float(avg[1]), 'cls_loss': float(avg[2]), 'lr': float(lr),
+                'batches': count}
 
     @torch.no_grad()
     def validate(self):
@@ -319,7 +322,8 @@ class Trainer(object):
             count += 1
         ap = voc_map_from_loader(self.model, self.val_set, self.labels, self.width, self.height, self.device)
         avg = sums / max(count, 1)
-        return {'val_loss': avg[0], 'val_reg_loss': avg[1], 'val_cls_loss': avg[2], 'val_map': ap}
+        return {'val_loss': float(avg[0]), 'val_reg_loss': float(avg[1]), 'val_cls_loss': float(avg[2]),
+                'val_map': float(ap)}
 
     def run(self):
         t = self.cfg['train']

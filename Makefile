@@ -1,0 +1,42 @@
+# face_ssd: `make demo` runs the full pipeline on real footage with the shipped face model,
+# `make test` runs the test suite. Both set up .venv/ first (idempotent; ~2-3 min the first time).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+ACTIVATE := . $(VENV)/bin/activate
+# DDS discovery never leaves this machine (tests, CI, demos).
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast train-default eval-default bench clean help
+
+help:
+	@echo "make demo            full pipeline on the demo footage with the shipped face model (out/demo/)"
+	@echo "make test            the whole test suite"
+	@echo "make train-default   train the default face model again from ../shared/data"
+	@echo "make eval-default    WIDER FACE Easy/Medium/Hard AP of the shipped model on ../shared/data/faces/wider_dev"
+	@echo "make setup           only build .venv"
+
+setup:
+	bash scripts/setup_env.sh
+
+demo: setup
+	$(ACTIVATE)
+	python -m face_ssd_ros.demo
+
+test: setup
+	$(ACTIVATE)
+	python -m pytest tests -q -p no:cacheprovider --timeout=600 $(PYTEST_ARGS)
+
+train-default: setup
+	$(ACTIVATE)
+	face-ssd-train --config config/training/face_default.yaml
+
+eval-default: setup
+	$(ACTIVATE)
+	face-ssd-eval wider --model src/face_ssd_ros/face_ssd_ros/models/face_default.onnx --input-size 640x480 \
+	  --gt-dir ../shared/data/faces/wider_dev --plot out/eval/pr_wider_640x480.png --json out/eval/wider_640x480.json
+
+clean:
+	rm -rf out runs .pytest_cache

