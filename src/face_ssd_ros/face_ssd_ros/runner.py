@@ -1,0 +1,275 @@
+"""In-process runner: the launch file's nodes, built from the same pipeline description, in one process.
+
+    face_ssd_pipeline --config config/pipeline.yaml --set camera.source=video.mp4 \\
+        --set detector.score_threshold=0.5 --duration 30 --jsonl out/detections.jsonl
+
+It stops when the camera finishes (end of a file without loop, max_frames) or after ``--duration`` seconds or on
+Ctrl-C, waits briefly for the last frames to leave the detector and overlay, and prints a summary: frames, faces,
+processed FPS and per-stage latency. ``--jsonl`` records every detection array as one JSON line::
+
+    {"stamp": {"sec": S, "nanosec": N}, "frame_id": "camera", "boxes": [[x1, y1, x2, y2, score, "face"], ...]}
+
+(boxes in pixels of the image, as in ``face-ssd-detect`` predictions). Arguments after ``--ros-args`` go to rclpy.
+"""
+import argparse
+import collections
+import importlib
+import json
+import os
+import sys
+import time
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.node import Node
+from vision_msgs.msg import Detection2DArray
+
+from face_ssd_ros.nodes.common import StartupError, detections_qos, to_parameter
+from face_ssd_ros.pipeline import NODE_KEYS, PipelineConfigError, build_pipeline, default_environment
+from face_ssd_ros.ros_convert import msg_to_detections
+
+EXECUTORS = ('single', 'multi')
+
+
+class DetectionRecorder(Node):
+    """Subscribes to a detections topic; counts arrays and labels, optionally writes JSON Lines."""
+
+    def __init__(self, topic, jsonl_path=None, **kwargs):
+        super(DetectionRecorder, self).__init__('face_ssd_recorder', **kwargs)
+        self.arrays = 0
+        self.labels = collections.Counter()
+        self.first_time = None
+        self.last_time = None
+        self._file = None
+        if jsonl_path:
+            folder = os.path.dirname(os.path.abspath(jsonl_path))
+            os.makedirs(folder, exist_ok=True)
+            self._file = open(jsonl_path, 'w')
+        self.sub = self.create_subscription(Detection2DArray, topic, self._on_array, detections_qos())
+
+    def _on_array(self, msg):
+        now = time.monotonic()
+        self.first_time = self.first_time if self.first_time is not None else now
+        self.last_time = now
+        self.arrays += 1
+        detections = msg_to_detections(msg)
+        self.labels.update(d.label for d in detections)
+        if self._file is not None:
+            record = {'stamp': {'sec': msg.header.stamp.sec, 'nanosec': msg.header.stamp.nanosec},
+                      'frame_id': msg.header.frame_id,
+                      'boxes': [[round(d.x1, 2), round(d.y1, 2), round(d.x2, 2), round(d.y2, 2), round(d.score, 4),
+                                 d.label] for d in detections]}
+            self._file.write(json.dumps(record) + '\n')
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def create_nodes(descriptions, context):
+    """Construct the node classes of ``descriptions`` in this process: ``OrderedDict(key -> node)``.
+
+    Parameters are passed as typed overrides and remappings as node-local ``--ros-args -r``, exactly what the
+    launch file hands to the separate processes. The camera is created stopped (see :func:`start_camera`).
+    A StartupError destroys the nodes built so far and propagates.
+    """
+    nodes = collections.OrderedDict()
+    try:
+        for d in descriptions:
+            cls = getattr(importlib.import_module(d.module), d.class_name)
+            overrides = [to_parameter(spec, d.parameters[spec.name]) for spec in d.specs]
+            cli_args = None
+            if d.remappings:
+                cli_args = ['--ros-args']
+                for src, dst in d.remappings:
+                    cli_args += ['-r', '%s:=%s' % (src, dst)]
+            extra = {'autostart': False} if d.key == 'camera' else {}
+            nodes[d.key] = cls(node_name=d.name, namespace=d.namespace or None, parameter_overrides=overrides,
+                               cli_args=cli_args, context=context, **extra)
+    except BaseException:
+        for node in reversed(list(nodes.values())):
+            node.destroy_node()
+        raise
+    return nodes
+
+
+def start_camera(nodes, executor, timeout=5.0):
+    """Start the camera once the in-process image subscribers (detector, overlay) are matched, so the first frames
+    of a file are not published into the void. Returns the number of matched subscribers."""
+    camera = nodes.get('camera')
+    if camera is None:
+        return 0
+    wanted = sum(1 for key in ('detector', 'overlay') if key in nodes)
+    deadline = time.monotonic() + timeout
+    while camera.image_pub.get_subscription_count() < wanted and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+    camera.start()
+    return camera.image_pub.get_subscription_count()
+
+
+def _detections_topic(descriptions, nodes):
+    if 'detector' in nodes:
+        return nodes['detector'].pub.topic_name
+    namespace = descriptions[0].namespace if descriptions else ''
+    return namespace + '/detections'
+
+
+def _stage_table(detector):
+    return detector.stats.format_summary('detector per-stage latency') if detector is not None else ''
+
+
+def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeout=3.0, ros_args=None, log=print):
+    """Run the described nodes in-process until the camera finishes, ``duration`` s pass, or Ctrl-C.
+
+    Returns a summary dict: frames (published by the camera), processed (detector), detections, labels
+    (Counter), arrays_recorded, fps (processed frames per second while arrays flowed), annotated (overlay),
+    stages (detector per-stage latency), elapsed_s, stopped_by, and ``nodes`` (the node objects, already
+    destroyed; their ``stats`` stay readable). Raises StartupError when a node cannot start.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError('executor must be one of %s' % (EXECUTORS,))
+    for key, value in default_environment().items():
+        os.environ.setdefault(key, value)
+    context = Context()
+    rclpy.init(args=ros_args, context=context)
+    nodes = collections.OrderedDict()
+    recorder = None
+    stopped_by = 'duration'
+    t_start = time.monotonic()
+    try:
+        nodes = create_nodes(descriptions, context)
+        recorder = DetectionRecorder(_detections_topic(descriptions, nodes), jsonl, context=context)
+        ex = (MultiThreadedExecutor(num_threads=2, context=context) if executor == 'multi'
+              else SingleThreadedExecutor(context=context))
+        for node in list(nodes.values()) + [recorder]:
+            ex.add_node(node)
+        camera = nodes.get('camera')
+        start_camera(nodes, ex)
+        t_start = time.monotonic()
+        finished_at = None
+        try:
+            while context.ok():
+                ex.spin_once(timeout_sec=0.05)
+                now = time.monotonic()
+                if duration is not None and now - t_start >= duration:
+                    stopped_by = 'duration'
+                    break
+                if camera is not None and camera.finished.is_set():
+                    finished_at = finished_at or now
+                    quiet = now - (recorder.last_time or finished_at)
+                    if quiet >= 0.5 or now - finished_at >= drain_timeout:
+                        stopped_by = 'camera finished'
+                        break
+        except (KeyboardInterrupt, ExternalShutdownException):
+            stopped_by = 'interrupted'
+        elapsed = time.monotonic() - t_start
+        for node in reversed(list(nodes.values())):
+            shutdown = getattr(node, 'shutdown', None)
+            if shutdown is not None:
+                shutdown()
+        ex.shutdown(timeout_sec=1.0)
+    finally:
+        for node in list(nodes.values()) + ([recorder] if recorder is not None else []):
+            if isinstance(node, DetectionRecorder):
+                node.close()
+            try:
+                node.destroy_node()
+            except Exception:  # the context may already be shut down by Ctrl-C
+                pass
+        context.try_shutdown()
+
+    camera, detector, overlay = nodes.get('camera'), nodes.get('detector'), nodes.get('overlay')
+    flow = (recorder.last_time - recorder.first_time) if recorder.arrays > 1 else 0.0
+    summary = {
+        'stopped_by': stopped_by,
+        'elapsed_s': elapsed,
+        'frames': camera.stats.counter('frames') if camera else None,
+        'processed': detector.stats.counter('frames_processed') if detector else None,
+        'detections': detector.stats.counter('detections') if detector else sum(recorder.labels.values()),
+        'labels': recorder.labels,
+        'arrays_recorded': recorder.arrays,
+        'fps': (recorder.arrays - 1) / flow if flow > 0 else 0.0,
+        'annotated': overlay.stats.counter('frames_annotated') if overlay else None,
+        'stages': detector.stats.summary()['stages'] if detector else {},
+        'stage_table': _stage_table(detector),
+        'nodes': nodes,
+    }
+    return summary
+
+
+def format_summary(summary):
+    """Multi-line text of a :func:`run` summary."""
+    labels = summary['labels']
+    lines = ['face_ssd pipeline: stopped by %s after %.1f s' % (summary['stopped_by'], summary['elapsed_s'])]
+    if summary['frames'] is not None:
+        lines.append('  frames published by the camera: %d' % summary['frames'])
+    if summary['processed'] is not None:
+        lines.append('  frames processed by the detector: %d (%.1f FPS)' % (summary['processed'], summary['fps']))
+    lines.append('  detections: %d (%s) in %d arrays' % (
+        summary['detections'], ', '.join('%s=%d' % kv for kv in sorted(labels.items())) or 'none',
+        summary['arrays_recorded']))
+    if summary['annotated'] is not None:
+        lines.append('  frames annotated by the overlay: %d' % summary['annotated'])
+    if summary['stage_table']:
+        lines.append(summary['stage_table'])
+    return '\n'.join(lines)
+
+
+def build_arg_parser():
+    parser = argparse.ArgumentParser(
+        prog='face_ssd_pipeline', description='Run the face_ssd camera -> detector -> overlay pipeline in one '
+        'process, from the same description as the launch files. Arguments after --ros-args go to ROS.')
+    parser.add_argument('--config', default=None, help='pipeline parameter file (default: config/pipeline.yaml)')
+    parser.add_argument('--params-file', action='append', default=[],
+                        help='extra parameter file merged over --config (repeatable), e.g. config/csi_camera.yaml')
+    parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                        help='override one parameter (repeatable), e.g. detector.score_threshold=0.5 or '
+                             'camera.source=video.mp4; shortcuts like score_threshold=0.5 work too')
+    parser.add_argument('--source', default=None, help='shortcut for --set camera.source=SOURCE')
+    parser.add_argument('--model', default=None, help='shortcut for --set detector.model_path=MODEL')
+    parser.add_argument('--namespace', default='', help='namespace of all nodes')
+    parser.add_argument('--nodes', default=','.join(NODE_KEYS),
+                        help='comma-separated nodes to run (default: camera,detector,overlay)')
+    parser.add_argument('--image-topic', default='', help='remap image_raw of detector and overlay to this topic')
+    parser.add_argument('--duration', type=float, default=None, help='stop after this many seconds')
+    parser.add_argument('--jsonl', default=None, help='write every detection array to this JSON Lines file')
+    parser.add_argument('--executor', choices=EXECUTORS, default='single',
+                        help='single-threaded (default; measured faster on small CPUs) or multi-threaded (2 threads)')
+    return parser
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ros_args = None
+    if '--ros-args' in argv:
+        cut = argv.index('--ros-args')
+        argv, ros_args = argv[:cut], ['face_ssd_pipeline'] + argv[cut:]
+    args = build_arg_parser().parse_args(argv)
+    overrides = list(args.set)
+    if args.source is not None:
+        overrides.append('camera.source=' + args.source)
+    if args.model is not None:
+        overrides.append('detector.model_path=' + args.model)
+    try:
+        descriptions = build_pipeline(args.config, overrides, namespace=args.namespace,
+                                      nodes=[n.strip() for n in args.nodes.split(',') if n.strip()],
+                                      image_topic=args.image_topic, params_files=args.params_file)
+    except PipelineConfigError as exc:
+        print('face_ssd_pipeline: %s' % exc, file=sys.stderr)
+        return 2
+    try:
+        summary = run(descriptions, duration=args.duration, jsonl=args.jsonl, executor=args.executor,
+                      ros_args=ros_args)
+    except StartupError as exc:
+        print('face_ssd_pipeline: %s' % exc, file=sys.stderr)
+        return 1
+    print(format_summary(summary))
+    if args.jsonl:
+        print('  detection arrays written to %s' % args.jsonl)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
