@@ -11,6 +11,7 @@ import sys
 import types
 
 import numpy as np
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data'))
@@ -392,3 +393,10 @@ def hide_modules(monkeypatch, *names):
     """Make ``import NAME`` raise ImportError for one test (``sys.modules[NAME] = None``)."""
     for name in names:
         monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture(autouse=True)
+def no_engine_env(monkeypatch):
+    """Tests choose engine caches and precisions explicitly; the caller's FACE_SSD_* settings must not leak in."""
+    monkeypatch.delenv('FACE_SSD_ENGINE_CACHE', raising=False)
+    monkeypatch.delenv('FACE_SSD_PRECISION', raising=False)

@@ -11,6 +11,7 @@ import pytest
 
 from face_ssd_ros import engine_cache as ec
 from face_ssd_ros.backends import BackendError, create_backend
+from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
 from tensorrt_testutils import (FakeCuda, fake_network, fake_plan, hide_modules, install_fakes, make_fake_trt,
                                 make_manifest, manifest_dict)
 
@@ -34,12 +35,6 @@ def make_engine(tmp_path, version, shape=(1, 3, 240, 320), profile=None, precisi
     ec.write_sidecar(path, info)
     return path
 
-
-@pytest.fixture(autouse=True)
-def no_engine_env(monkeypatch):
-    """Tests choose engine caches and precisions explicitly; the caller's FACE_SSD_* settings must not leak in."""
-    monkeypatch.delenv('FACE_SSD_ENGINE_CACHE', raising=False)
-    monkeypatch.delenv('FACE_SSD_PRECISION', raising=False)
 
 
 @pytest.fixture(params=[('tensor', '10.3.0'), ('bindings', '8.2.1.8')], ids=['trt10-tensor-api', 'trt8-bindings'])

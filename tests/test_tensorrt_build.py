@@ -8,15 +8,10 @@ import pytest
 
 from face_ssd_ros import engine_cache as ec
 from face_ssd_training import tensorrt_build as tb
+from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
 from tensorrt_testutils import (SHARED_DATA, FakeCuda, hide_modules, install_fakes, make_manifest, real_images,
                                 write_tiny_onnx)
 
-
-@pytest.fixture(autouse=True)
-def no_engine_env(monkeypatch):
-    """Tests choose engine caches and precisions explicitly; the caller's FACE_SSD_* settings must not leak in."""
-    monkeypatch.delenv('FACE_SSD_ENGINE_CACHE', raising=False)
-    monkeypatch.delenv('FACE_SSD_PRECISION', raising=False)
 
 
 @pytest.fixture

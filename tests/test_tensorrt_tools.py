@@ -11,15 +11,10 @@ import pytest
 
 from face_ssd_ros import engine_cache as ec
 from face_ssd_training import tensorrt_tools as tt
+from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
 from tensorrt_testutils import (FakeCuda, fake_plan, install_fakes, make_fake_trt, manifest_dict, real_images,
                                 write_tiny_onnx)
 
-
-@pytest.fixture(autouse=True)
-def no_engine_env(monkeypatch):
-    """Tests choose engine caches and precisions explicitly; the caller's FACE_SSD_* settings must not leak in."""
-    monkeypatch.delenv('FACE_SSD_ENGINE_CACHE', raising=False)
-    monkeypatch.delenv('FACE_SSD_PRECISION', raising=False)
 
 
 @pytest.fixture

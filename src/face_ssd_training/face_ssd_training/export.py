@@ -14,21 +14,11 @@ import sys
 import numpy as np
 import torch
 
+from .detect_cli import parse_size
 from .manifest import resized_manifest
 from .models import InferenceModel, load_checkpoint, model_from_manifest
 
 METADATA_KEY = 'face_ssd_manifest'
-
-
-def parse_size(text):
-    """'640x480' -> (640, 480)."""
-    try:
-        w, h = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError('size must look like WIDTHxHEIGHT, e.g. 320x240, got %r' % text)
-    if not (16 <= w <= 4096 and 16 <= h <= 4096):
-        raise argparse.ArgumentTypeError('size %r out of range 16..4096' % text)
-    return w, h
 
 
 def export_onnx(inference_model, manifest, path, opset=13):

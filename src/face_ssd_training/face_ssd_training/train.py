@@ -310,7 +310,7 @@ class Trainer(object):
     @torch.no_grad()
     def validate(self):
         """Validation loss and AP at IoU 0.5 (per class mean) on data.val."""
-        from .evaluate_model import predict_batch, voc_map_from_loader
+        from .evaluate_model import voc_map_from_loader
         self.model.eval()
         sums = np.zeros(3)
         count = 0
