@@ -9,13 +9,15 @@ ACTIVATE := . $(VENV)/bin/activate
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast train-default eval-default bench clean help
+.PHONY: setup demo test test-fast pseudo-labels train-default eval-default bench clean help
 
 help:
 	@echo "make demo            full pipeline on the demo footage with the shipped face model (out/demo/)"
 	@echo "make test            the whole test suite"
-	@echo "make train-default   train the default face model again from ../shared/data"
+	@echo "make pseudo-labels   teacher (RetinaFace-MobileNet0.25) pseudo-labels for training, in out/pseudo/"
+	@echo "make train-default   train the default face model again from ../shared/data (runs pseudo-labels first)"
 	@echo "make eval-default    WIDER FACE Easy/Medium/Hard AP of the shipped model on ../shared/data/faces/wider_dev"
+	@echo "make bench           detector and pipeline benchmarks (benchmarks/README.md)"
 	@echo "make setup           only build .venv"
 
 setup:
@@ -29,7 +31,11 @@ test: setup
 	$(ACTIVATE)
 	python -m pytest tests -q -p no:cacheprovider --timeout=600 $(PYTEST_ARGS)
 
-train-default: setup
+pseudo-labels: setup
+	$(ACTIVATE)
+	bash scripts/make_pseudo_labels.sh ../shared/data out/pseudo
+
+train-default: pseudo-labels
 	$(ACTIVATE)
 	face-ssd-train --config config/training/face_default.yaml
 
@@ -37,6 +43,10 @@ eval-default: setup
 	$(ACTIVATE)
 	face-ssd-eval wider --model src/face_ssd_ros/face_ssd_ros/models/face_default.onnx --input-size 640x480 \
 	  --gt-dir ../shared/data/faces/wider_dev --plot out/eval/pr_wider_640x480.png --json out/eval/wider_640x480.json
+
+bench: setup
+	$(ACTIVATE)
+	bash benchmarks/run_all.sh
 
 clean:
 	rm -rf out runs .pytest_cache

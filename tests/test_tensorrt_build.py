@@ -1,5 +1,6 @@
 """face-ssd-build-engine: calibration data, calibrator feeding, builder configuration per TensorRT version (on a
 recording fake of the TensorRT builder API), the trtexec line, the CLI and its cache behaviour."""
+import json
 import os
 import types
 
@@ -99,7 +100,7 @@ def test_feeder_uploads_each_batch_then_signals_the_end(tmp_path):
         uploaded.append(batch.copy())
         return 0x1000 + len(uploaded)
 
-    feeder = tb.CalibrationFeeder(arrays, str(tmp_path / 'c.calib'), upload)
+    feeder = tb.CalibrationFeeder(arrays, None, upload)
     pointers = [feeder.get_batch(['input']) for _ in range(3)]
     assert pointers == [[0x1001], [0x1002], [0x1003]]
     assert feeder.get_batch(['input']) is None and feeder.count == 3
@@ -108,19 +109,71 @@ def test_feeder_uploads_each_batch_then_signals_the_end(tmp_path):
         tb.CalibrationFeeder(arrays, None, upload).get_batch(['a', 'b'])
 
 
+IDENTITY = {'model_sha256': 'ab' * 32, 'input_size': [320, 240], 'channel_order': 'RGB', 'mean': [127.0] * 3,
+            'std': [128.0] * 3}
+
+
 def test_feeder_calibration_cache_round_trip(tmp_path):
     cache = str(tmp_path / 'sub' / 'model.calib')
-    feeder = tb.CalibrationFeeder(ListBatches(), cache, None)
+    feeder = tb.CalibrationFeeder(ListBatches(), cache, None, identity=IDENTITY)
     assert feeder.read_cache() is None
     feeder.write_cache(bytearray(b'TRT-8201-EntropyCalibration2\ninput: 3c010a14\n'))
     assert feeder.read_cache().startswith(b'TRT-8201')
+    info = json.load(open(tb.calibration_sidecar_path(cache)))
+    assert info['model_sha256'] == IDENTITY['model_sha256'] and info['input_size'] == [320, 240]
+    with pytest.raises(ValueError, match='identity'):
+        tb.CalibrationFeeder(ListBatches(), cache, None)
+
+
+def _foreign_cache(cache, kind):
+    """Make the calibration cache at ``cache`` (written for IDENTITY) unusable in one way."""
+    sidecar = tb.calibration_sidecar_path(cache)
+    if kind == 'no sidecar':
+        os.remove(sidecar)
+    elif kind == 'other model':
+        info = json.load(open(sidecar))
+        info['model_sha256'] = 'cd' * 32
+        json.dump(info, open(sidecar, 'w'))
+    elif kind == 'other size':
+        info = json.load(open(sidecar))
+        info['input_size'] = [640, 480]
+        json.dump(info, open(sidecar, 'w'))
+    elif kind == 'broken sidecar':
+        open(sidecar, 'w').write('{"format": ')
+    elif kind == 'table changed':
+        open(cache, 'ab').write(b'more')
+
+
+@pytest.mark.parametrize('kind,words', [('no sidecar', 'no readable sidecar'), ('other model', 'model_sha256'),
+                                        ('other size', 'input_size'), ('broken sidecar', 'not valid JSON'),
+                                        ('table changed', 'differs from the one its sidecar')])
+def test_a_foreign_or_damaged_calibration_cache_is_ignored_with_a_warning(tmp_path, kind, words):
+    cache = str(tmp_path / 'model.calib')
+    tb.CalibrationFeeder(ListBatches(), cache, None, identity=IDENTITY).write_cache(b'table')
+    _foreign_cache(cache, kind)
+    messages = []
+    feeder = tb.CalibrationFeeder(ListBatches(), cache, None, log=messages.append, identity=IDENTITY)
+    assert feeder.read_cache() is None
+    assert len(messages) == 1 and 'ignoring calibration cache' in messages[0] and words in messages[0], messages
+    feeder.write_cache(b'new table')  # recalibrated: the cache is replaced and trusted again
+    assert tb.CalibrationFeeder(ListBatches(), cache, None, identity=IDENTITY).read_cache() == b'new table'
+
+
+def test_calibration_identity_follows_model_size_and_preprocessing(tmp_path):
+    model = write_tiny_onnx(tmp_path)
+    base = tb.calibration_identity(model, make_manifest())
+    assert base['model_sha256'] == ec.file_sha256(model) and base['input_size'] == [320, 240]
+    assert tb.calibration_identity(model, make_manifest(), size=(640, 480))['input_size'] == [640, 480]
+    (tmp_path / 'other').mkdir()
+    other = write_tiny_onnx(tmp_path / 'other', seed=1)
+    assert tb.calibration_identity(other, make_manifest())['model_sha256'] != base['model_sha256']
 
 
 def test_make_calibrator_feeds_tensorrt_through_one_device_buffer(tmp_path):
     cuda = FakeCuda()
     trt = types.SimpleNamespace(IInt8EntropyCalibrator2=type('Base', (object,), {'__init__': lambda self: None}))
     arrays = ListBatches(np.full((1, 3, 8, 8), i, np.float32) for i in range(1, 4))
-    feeder = tb.CalibrationFeeder(arrays, str(tmp_path / 'c.calib'), None)
+    feeder = tb.CalibrationFeeder(arrays, str(tmp_path / 'c.calib'), None, identity=IDENTITY)
     calibrator = tb.make_calibrator(trt, cuda, feeder)
     cuda.context_depth = 1
     assert isinstance(calibrator, trt.IInt8EntropyCalibrator2) and calibrator.get_batch_size() == 1
@@ -281,7 +334,8 @@ def test_int8_calibrates_once_then_reuses_the_cache(tmp_path, dlib_images):
         trt = FakeBuilderTRT('8.6.1')
         files = tb.list_calibration_images([dlib_images], limit=4)
         feeder_log = []
-        feeder = tb.CalibrationFeeder(tb.CalibrationBatches(files, manifest), cache, None, log=feeder_log.append)
+        feeder = tb.CalibrationFeeder(tb.CalibrationBatches(files, manifest), cache, None, log=feeder_log.append,
+                                      identity=IDENTITY)
         cuda = FakeCuda()
         cuda.context_depth = 1
         calibrator = tb.make_calibrator(trt, cuda, feeder)
@@ -420,3 +474,12 @@ def test_cli_int8_with_real_calibration_images(monkeypatch, capsys, tmp_path, ti
     # a rebuild without images reuses the calibration cache: TensorRT asks for no batch
     assert tb.main([tiny, '--precision', 'int8', '--output', out, '--force']) == 0
     assert len(trt.called('calibration_batch')) == 3 and 'using calibration cache' in capsys.readouterr().out
+    # a cache that cannot be tied to this model is never used: with images it is recalibrated, without it is an error
+    cache = info['build']['calibration_cache']
+    os.remove(tb.calibration_sidecar_path(cache))
+    assert tb.main([tiny, '--precision', 'int8', '--output', out, '--force']) == 1
+    assert 'calibration cache made for this model' in capsys.readouterr().err
+    assert tb.main([tiny, '--precision', 'int8', '--calib-images', dlib_images, '--calib-count', '3',
+                    '--output', out, '--force']) == 0
+    assert len(trt.called('calibration_batch')) == 6 and 'ignoring calibration cache' in capsys.readouterr().out
+    assert os.path.isfile(tb.calibration_sidecar_path(cache))

@@ -26,16 +26,23 @@ setup(
         ('share/' + PACKAGE + '/config', top_files('config/*.yaml') + top_files('config/*.xml')),
     ],
     install_requires=['setuptools', 'numpy', 'pyyaml'],
+    # Bag evaluation (face-ssd-make-bag, face-ssd-bag-eval, replay_node, evaluator_node): rosbags reads and writes
+    # rosbag2 without rclpy; matplotlib draws the PR curves.
+    extras_require={'bag': ['rosbags', 'matplotlib']},
     zip_safe=False,
     maintainer='face_ssd maintainers',
     maintainer_email='face-ssd@example.invalid',
-    description='SSD face detection for ROS 2: camera, detector and overlay nodes.',
+    description='SSD face detection for ROS 2: camera, detector and overlay nodes; bag replay and evaluation.',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
             'camera_node = face_ssd_ros.nodes.camera_node:main',
             'detector_node = face_ssd_ros.nodes.detector_node:main',
             'overlay_node = face_ssd_ros.nodes.overlay_node:main',
+            'replay_node = face_ssd_ros.nodes.replay_node:main',
+            'evaluator_node = face_ssd_ros.nodes.evaluator_node:main',
+            'face-ssd-make-bag = face_ssd_ros.make_bag:main',
+            'face-ssd-bag-eval = face_ssd_ros.bag_eval:main',
             'face_ssd_pipeline = face_ssd_ros.runner:main',
             'face_ssd_demo = face_ssd_ros.demo:main',
         ],

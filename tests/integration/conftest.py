@@ -37,6 +37,17 @@ def ros_environment():
             os.environ[key] = value
 
 
+@pytest.fixture
+def ros_context():
+    """A fresh rclpy Context for nodes created in the test process (shut down after the test)."""
+    import rclpy
+    from rclpy.context import Context
+    context = Context()
+    rclpy.init(context=context)
+    yield context
+    context.try_shutdown()
+
+
 def fingerprint(width, height, rgb_bytes):
     """``(width, height, mean pixel value)`` of an rgb8 frame: identifies which test file a received frame is."""
     import numpy as np
@@ -120,6 +131,16 @@ def wait_for(predicate, timeout, what, spin=None):
             time.sleep(0.05)
 
 
+def spin_nodes(context, nodes):
+    """``(executor, spin)``: a SingleThreadedExecutor of ``nodes`` in ``context`` and ``spin()``, one
+    ``spin_once`` of at most 50 ms (for :func:`wait_for`)."""
+    from rclpy.executors import SingleThreadedExecutor
+    executor = SingleThreadedExecutor(context=context)
+    for node in nodes:
+        executor.add_node(node)
+    return executor, lambda: executor.spin_once(timeout_sec=0.05)
+
+
 def stamp_of(header):
     return (header.stamp.sec, header.stamp.nanosec)
 
@@ -162,7 +183,7 @@ def helpers():
     class Helpers(object):
         pass
     h = Helpers()
-    for fn in (iou, wait_for, stamp_of, make_collector, check_pipeline_output):
+    for fn in (iou, wait_for, spin_nodes, stamp_of, make_collector, check_pipeline_output):
         setattr(h, fn.__name__, staticmethod(fn))
     h.MIN_FACE = MIN_FACE
     return h

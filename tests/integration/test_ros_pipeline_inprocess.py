@@ -22,29 +22,15 @@ def _overrides(folder, model_path, **extra):
     return values
 
 
-@pytest.fixture
-def ros_context():
-    import rclpy
-    from rclpy.context import Context
-    context = Context()
-    rclpy.init(context=context)
-    yield context
-    context.try_shutdown()
-
-
 @pytest.mark.timeout(90)
 def test_in_process_pipeline_and_runtime_parameters(frames, model_path, helpers, ros_context):
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
     folder, listing = frames
     descs = build_pipeline(namespace='inproc', overrides=_overrides(folder, model_path))
     nodes = runner.create_nodes(descs, ros_context)
     col = helpers.make_collector(ros_context, '/inproc')
-    executor = SingleThreadedExecutor(context=ros_context)
-    for node in list(nodes.values()) + [col]:
-        executor.add_node(node)
-    spin = lambda: executor.spin_once(timeout_sec=0.05)  # noqa: E731
+    executor, spin = helpers.spin_nodes(ros_context, list(nodes.values()) + [col])
     try:
         helpers.wait_for(lambda: col.count_subscribers('/inproc/image_raw') >= 3, 20, 'the subscribers', spin=spin)
         assert runner.start_camera(nodes, executor) >= 3
@@ -89,7 +75,6 @@ def test_in_process_pipeline_and_runtime_parameters(frames, model_path, helpers,
 @pytest.mark.timeout(60)
 def test_detector_skips_unsupported_frames_and_publishes_empty_arrays(model_path, helpers, ros_context):
     import numpy as np
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
@@ -101,10 +86,7 @@ def test_detector_skips_unsupported_frames_and_publishes_empty_arrays(model_path
     detector = runner.create_nodes(desc, ros_context)['detector']
     col = helpers.make_collector(ros_context, '/skip')
     pub = col.create_publisher(Image, 'image_raw', QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-    executor = SingleThreadedExecutor(context=ros_context)
-    executor.add_node(detector)
-    executor.add_node(col)
-    spin = lambda: executor.spin_once(timeout_sec=0.05)  # noqa: E731
+    executor, spin = helpers.spin_nodes(ros_context, [detector, col])
     try:
         helpers.wait_for(lambda: pub.get_subscription_count() >= 1, 20, 'the detector subscription', spin=spin)
         header = Header(frame_id='odd')
@@ -218,5 +200,33 @@ def test_parameter_descriptors_carry_ranges_choices_and_read_only(ros_context):
         assert model.read_only and model.type == ParameterType.PARAMETER_STRING
         assert filt.dynamic_typing and node.get_parameter('class_filter').value == []
         assert node.get_parameter('max_detections').value == 200
+    finally:
+        node.destroy_node()
+
+
+def test_wrongly_typed_runtime_changes_are_rejected_with_the_nodes_reason(ros_context):
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+    from face_ssd_ros import params
+    from face_ssd_ros.nodes.common import ParameterHandler
+
+    node = Node('type_check', context=ros_context)
+    try:
+        ParameterHandler(node, params.DETECTOR_PARAMS)
+        assert all(d.dynamic_typing for d in node.describe_parameters([s.name for s in params.DETECTOR_PARAMS]))
+        for param, words in ((Parameter('score_threshold', value='high'), "score_threshold must be a number, got "
+                                                                          "'high' (str)"),
+                             (Parameter('score_threshold', value=1), 'write 1.0'),
+                             (Parameter('max_detections', value=2.5), 'max_detections must be an integer'),
+                             (Parameter('class_filter', value='face'), 'class_filter must be a list of strings'),
+                             (Parameter('class_filter'), 'class_filter cannot be unset')):
+            result = node.set_parameters([param])[0]
+            assert not result.successful and words in result.reason, (param.name, result.reason)
+            assert 'Wrong parameter type' not in result.reason
+        values = [node.get_parameter(n).value for n in ('score_threshold', 'max_detections', 'class_filter')]
+        assert values == [0.6, 200, []] and node.get_parameter('score_threshold').type_ == Parameter.Type.DOUBLE
+        assert node.set_parameters([Parameter('score_threshold', value=0.4)])[0].successful
+        assert node.get_parameter('score_threshold').value == 0.4
     finally:
         node.destroy_node()

@@ -57,7 +57,7 @@ def test_voc_output_round_trips_through_vocdataset(image_dir, tmp_path):
     root, images = collect_inputs([image_dir])
     assert root == os.path.abspath(image_dir) and len(images) == 4
     stats = autolabel(images, FakeProposer(), VOCWriter(out, FakeProposer.labels), 0.5, 8, progress=False)
-    assert stats == {'images': 3, 'images_with_boxes': 2, 'boxes': 4, 'unreadable': 1}
+    assert stats == {'images': 3, 'images_with_boxes': 2, 'boxes': 4, 'unreadable': 1, 'skipped_empty': 0}
     ds = VOCDataset(out, 'default', strict=True)
     assert ds.labels == ['background', 'face', 'cartoon']
     recs = {r.image_id: r for r in ds.records}
@@ -69,6 +69,16 @@ def test_voc_output_round_trips_through_vocdataset(image_dir, tmp_path):
     assert image.shape in ((80, 100, 3), (40, 60, 3), (16, 16, 3))  # images reachable through the symlinks
     lines = [json.loads(l) for l in open(os.path.join(out, 'proposals.jsonl'))]
     assert lines[0]['boxes'][0][4:] == [0.9, 'face'] and lines[0]['width'] == 100
+
+
+def test_skip_empty_leaves_out_images_without_proposals(image_dir, tmp_path):
+    out = str(tmp_path / 'w')
+    _, images = collect_inputs([image_dir])
+    stats = autolabel(images, OneClass(), WiderWriter(out, OneClass.labels), 0.5, 8, progress=False, skip_empty=True)
+    assert stats['skipped_empty'] == 1 and stats['images'] == 2  # tiny.jpg has no box left after --min-size
+    ds = WiderFaceDataset(image_dir, os.path.join(out, 'autolabel_bbx_gt.txt'), strict=True)
+    assert sorted(os.path.basename(r.image_path) for r in ds.records) == ['a.jpg', 'b.jpg']
+    assert all(len(r.boxes) for r in ds.records)
 
 
 def test_wider_output_round_trips_through_widerfacedataset(image_dir, tmp_path):

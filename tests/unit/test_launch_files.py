@@ -23,9 +23,9 @@ def _load(path):
     return module
 
 
-def test_the_three_launch_files_exist():
+def test_the_launch_files_exist():
     names = [os.path.basename(p) for p in LAUNCH_FILES]
-    assert names == ['camera.launch.py', 'detector.launch.py', 'face_ssd.launch.py']
+    assert names == ['bag_eval.launch.py', 'camera.launch.py', 'detector.launch.py', 'face_ssd.launch.py']
 
 
 @pytest.mark.parametrize('path', LAUNCH_FILES, ids=os.path.basename)
@@ -114,6 +114,22 @@ def test_detector_launch_remaps_image_topic(fake_launch):
     nodes = [a.kwargs for a in actions if type(a).__name__ == 'Node']
     assert [n['executable'] for n in nodes] == ['detector_node', 'overlay_node']
     assert all(n['remappings'] == [('image_raw', '/usb_cam/image_raw')] for n in nodes)
+
+
+def test_bag_eval_launch_uses_bag_eval_config(fake_launch):
+    description = _load(os.path.join(ROOT, 'launch', 'bag_eval.launch.py')).generate_launch_description()
+    declared, actions = _expand(description, bag='/data/bags/wider', output_dir='/tmp/eval', replay_mode='rate',
+                                replay_rate='2.5', model_path='/m/face.onnx')
+    assert set(a.args[0] for a in declared) >= set(['bag', 'replay_mode', 'replay_rate', 'output_dir', 'model_path',
+                                                    'score_threshold', 'config_file'])
+    nodes = [a.kwargs for a in actions if type(a).__name__ == 'Node']
+    assert [n['executable'] for n in nodes] == ['replay_node', 'detector_node', 'evaluator_node']
+    replay, detector, evaluator = [n['parameters'][0] for n in nodes]
+    assert (replay['bag_path'], replay['mode'], replay['rate']) == ('/data/bags/wider', 'rate', 2.5)
+    assert evaluator['output_dir'] == '/tmp/eval' and detector['model_path'] == '/m/face.onnx'
+    assert detector['score_threshold'] == 0.05 and detector['qos_reliability'] == 'reliable'  # bag_eval.yaml's
+    camera = _load(os.path.join(ROOT, 'launch', 'camera.launch.py')).generate_launch_description()
+    assert 'bag' not in [a.args[0] for a in camera.args[0] if type(a).__name__ == 'DeclareLaunchArgument']
 
 
 def test_invalid_launch_argument_fails_with_the_reason(fake_launch):

@@ -27,6 +27,7 @@ CONTRACT = {
         'reconnect_initial_delay': ('double', 0.05, 60.0, None, RW),
         'reconnect_max_delay': ('double', 0.1, 600.0, None, RW),
         'max_frames': ('int', 0, 10 ** 9, None, RW),
+        'diagnostics_period': ('double', 0.1, 60.0, None, RW),
     },
     'detector': {
         'model_path': ('string', None, None, None, RO),

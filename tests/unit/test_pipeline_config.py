@@ -8,6 +8,7 @@ from face_ssd_ros import params, pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, 'config', 'pipeline.yaml')
+BAG_CONFIG = os.path.join(ROOT, 'config', 'bag_eval.yaml')
 
 
 def _write(tmp_path, data, name='p.yaml'):
@@ -19,8 +20,9 @@ def _write(tmp_path, data, name='p.yaml'):
 def test_shipped_config_is_complete_and_valid():
     """Every parameter of every node appears in config/pipeline.yaml (so it documents them all) and validates."""
     raw = pipeline.load_config(CONFIG)
-    for node, kind in pipeline.NODE_TYPES.items():
-        assert set(raw[node]) == set(s.name for s in kind.specs), node
+    assert list(raw) == list(pipeline.NODE_KEYS)
+    for node in pipeline.NODE_KEYS:
+        assert set(raw[node]) == set(s.name for s in pipeline.NODE_TYPES[node].specs), node
     descs = pipeline.build_pipeline(CONFIG)
     assert [d.key for d in descs] == ['camera', 'detector', 'overlay']
     cam, det, ovl = descs
@@ -29,6 +31,26 @@ def test_shipped_config_is_complete_and_valid():
     assert (det.executable, det.module, det.class_name) == ('detector_node', 'face_ssd_ros.nodes.detector_node',
                                                            'DetectorNode')
     assert det.parameters['class_filter'] == [] and det.remappings == [] and det.namespace == ''
+
+
+def test_shipped_bag_eval_config_is_complete_and_valid():
+    """config/bag_eval.yaml documents every parameter of replay, detector and evaluator, in pipeline order."""
+    raw = pipeline.load_config(BAG_CONFIG)
+    assert list(raw) == list(pipeline.BAG_EVAL_NODES) == pipeline.config_nodes(BAG_CONFIG)
+    for node in pipeline.BAG_EVAL_NODES:
+        assert set(raw[node]) == set(s.name for s in pipeline.NODE_TYPES[node].specs), node
+    replay, det, ev = pipeline.build_pipeline(BAG_CONFIG, overrides=['bag=/data/b', 'output_dir=/tmp/r'],
+                                              nodes=pipeline.BAG_EVAL_NODES)
+    assert (replay.executable, replay.class_name, ev.executable, ev.class_name) == (
+        'replay_node', 'ReplayNode', 'evaluator_node', 'EvaluatorNode')
+    assert replay.parameters['bag_path'] == '/data/b' and ev.parameters['output_dir'] == '/tmp/r'
+    assert replay.parameters['mode'] == 'lockstep' and det.parameters['score_threshold'] == 0.05
+    with pytest.raises(pipeline.PipelineConfigError) as info:
+        pipeline.build_pipeline(BAG_CONFIG, overrides=['replay.mode=fast', 'evaluator.fppi=0,x',
+                                                       'evaluator.iou_threshold=1.5'], nodes=pipeline.BAG_EVAL_NODES)
+    text = str(info.value)
+    assert 'replay.mode' in text and 'lockstep' in text and 'evaluator.iou_threshold' in text
+    assert 'evaluator.fppi (from override evaluator.fppi)' in text
 
 
 def test_find_config_prefers_source_tree():

@@ -44,3 +44,23 @@ def test_capacity_and_stamp_key():
     t = Time(sec=12, nanosec=345)
     assert stamp_key(t) == (12, 345)
     assert stamp_key(Header(stamp=t, frame_id='cam')) == (12, 345)
+
+
+def test_ordered_streams_drop_what_can_no_longer_match():
+    p = StampPairer(30, ordered=True)
+    for k in [(0, 1), (0, 2), (0, 3), (0, 4)]:  # images; the detector skipped 1 and 2
+        assert p.add_a(k, 'img%d' % k[1]) is None
+    assert p.add_b((0, 3), 'det3') == ('img3', 'det3')
+    assert p.pending() == (1, 0)  # img1 and img2 can never be paired: dropped now, not when the cache overflows
+    assert p.counters()['unmatched_a'] == 2
+    assert p.add_b((0, 4), 'det4') == ('img4', 'det4')
+    assert p.pending() == (0, 0)
+
+
+def test_unordered_keeps_older_items_until_overflow():
+    p = StampPairer(30)
+    for k in [(0, 1), (0, 2), (0, 3)]:
+        p.add_a(k, k)
+    assert p.add_b((0, 3), 'd') is not None
+    assert p.pending() == (2, 0) and p.counters()['unmatched_a'] == 0
+    assert p.add_b((0, 1), 'late') == ((0, 1), 'late')  # e.g. a bag evaluation: late partners still pair

@@ -119,6 +119,10 @@ def _qos(node):
                      'string', choices=QOS_CHOICES, read_only=True)
 
 
+def _diagnostics_period():
+    return ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages', 'double', min=0.1, max=60.0)
+
+
 CAMERA_PARAMS = (
     ParamSpec('source', '0', 'Capture source: a device index ("0"), a device path (/dev/video0), a GStreamer '
               'pipeline, a video file, an image folder or a glob', 'string', read_only=True),
@@ -145,6 +149,7 @@ CAMERA_PARAMS = (
               max=600.0),
     ParamSpec('max_frames', 0, 'Stop after this many published frames (0 = unlimited)', 'int', min=0,
               max=1000000000),
+    _diagnostics_period(),
 )
 
 DETECTOR_PARAMS = (
@@ -165,7 +170,7 @@ DETECTOR_PARAMS = (
     ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0 = default)', 'int', min=0, max=64,
               read_only=True),
     _qos('detector'),
-    ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages', 'double', min=0.1, max=60.0),
+    _diagnostics_period(),
 )
 
 OVERLAY_PARAMS = (

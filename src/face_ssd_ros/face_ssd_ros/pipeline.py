@@ -1,6 +1,7 @@
 """The one description of the face_ssd pipeline, shared by the launch files and the in-process runner (rclpy-free).
 
-``config/pipeline.yaml`` holds the parameters of every node in the ROS 2 parameter-file layout
+``config/pipeline.yaml`` (camera -> detector -> overlay) and ``config/bag_eval.yaml`` (replay -> detector ->
+evaluator, see docs/BAG_EVAL.md) hold the parameters of their nodes in the ROS 2 parameter-file layout
 (``node_name: {ros__parameters: {...}}``). :func:`build_pipeline` reads it (plus optional extra parameter files),
 applies overrides, validates every value with :mod:`face_ssd_ros.params` and returns one
 :class:`NodeDescription` per node: package, executable, node name, namespace, parameters, remappings. The launch
@@ -19,10 +20,13 @@ import sys
 
 import yaml
 
-from face_ssd_ros import params
+from face_ssd_ros import bag_params, params
 
 PACKAGE = 'face_ssd_ros'
 NODE_KEYS = ('camera', 'detector', 'overlay')
+#: The bag-evaluation pipeline (config/bag_eval.yaml, launch/bag_eval.launch.py).
+BAG_EVAL_NODES = ('replay', 'detector', 'evaluator')
+BAG_EVAL_CONFIG = 'bag_eval.yaml'
 
 
 class NodeType(collections.namedtuple('NodeType', 'executable module class_name specs')):
@@ -35,6 +39,9 @@ NODE_TYPES = collections.OrderedDict([
     ('detector', NodeType('detector_node', 'face_ssd_ros.nodes.detector_node', 'DetectorNode',
                           params.DETECTOR_PARAMS)),
     ('overlay', NodeType('overlay_node', 'face_ssd_ros.nodes.overlay_node', 'OverlayNode', params.OVERLAY_PARAMS)),
+    ('replay', NodeType('replay_node', 'face_ssd_ros.nodes.replay_node', 'ReplayNode', bag_params.REPLAY_PARAMS)),
+    ('evaluator', NodeType('evaluator_node', 'face_ssd_ros.nodes.evaluator_node', 'EvaluatorNode',
+                           bag_params.EVALUATOR_PARAMS)),
 ])
 
 #: Short override keys -> (node, parameter).
@@ -57,11 +64,16 @@ SHORTCUTS = collections.OrderedDict([
     ('input_height', ('detector', 'input_height')),
     ('num_threads', ('detector', 'num_threads')),
     ('video_path', ('overlay', 'video_path')),
+    ('bag', ('replay', 'bag_path')),
+    ('replay_mode', ('replay', 'mode')),
+    ('replay_rate', ('replay', 'rate')),
+    ('output_dir', ('evaluator', 'output_dir')),
 ])
 
 #: Launch arguments shared by the launch files: (name, default, description). '' = keep the config's value.
 LAUNCH_ARGUMENTS = (
-    ('config_file', '', 'Pipeline parameter file ("" = the installed config/pipeline.yaml)'),
+    ('config_file', '', 'Pipeline parameter file ("" = the installed config/pipeline.yaml; bag_eval.yaml for '
+                        'bag_eval.launch.py)'),
     ('params_file', '', 'Extra parameter file merged over config_file (e.g. config/csi_camera.yaml)'),
     ('namespace', '', 'Namespace of all nodes (e.g. front_camera)'),
     ('model_path', '', 'Model file (.onnx/.engine/.pt); "" = the config\'s (default: the shipped model)'),
@@ -74,8 +86,15 @@ LAUNCH_ARGUMENTS = (
     ('publish_rate', '', 'Camera publish rate in Hz: 0 = source rate, -1 = as fast as possible ("" = the config\'s)'),
     ('image_topic', '', 'Image topic the detector and overlay subscribe to ("" = image_raw of the camera)'),
 )
+#: Extra launch arguments of launch files that start the replay / evaluator nodes.
+BAG_LAUNCH_ARGUMENTS = (
+    ('bag', '', 'rosbag2 folder to replay (written by face-ssd-make-bag); "" = the config\'s'),
+    ('replay_mode', '', 'lockstep (no frame dropped) | rate (recorded timing) ("" = the config\'s)'),
+    ('replay_rate', '', 'Playback speed multiplier of replay_mode rate ("" = the config\'s)'),
+    ('output_dir', '', 'Folder of the evaluation reports ("" = the config\'s)'),
+)
 _LAUNCH_OVERRIDES = ('model_path', 'score_threshold', 'nms_iou', 'input_width', 'input_height', 'source', 'loop',
-                     'publish_rate')
+                     'publish_rate', 'bag', 'replay_mode', 'replay_rate', 'output_dir')
 
 FASTDDS_PROFILE = 'fastdds_large_shm.xml'
 
@@ -358,6 +377,10 @@ def build_pipeline(config_path=None, overrides=None, namespace='', nodes=NODE_KE
         if bool(det['input_width']) != bool(det['input_height']):
             problems.append('detector.input_width and input_height must both be 0 (the manifest size) or both set '
                             '(got %sx%s)' % (det['input_width'], det['input_height']))
+    if 'evaluator' in nodes:
+        reason = bag_params.check_fppi(values['evaluator']['fppi'])
+        if reason:
+            problems.append('evaluator.fppi (from %s): %s' % (origin.get(('evaluator', 'fppi'), 'default'), reason))
     if problems:
         raise PipelineConfigError('invalid pipeline configuration (%s):\n  %s' % (config_path, '\n  '.join(problems)))
 
@@ -373,31 +396,48 @@ def build_pipeline(config_path=None, overrides=None, namespace='', nodes=NODE_KE
     return out
 
 
-def from_launch_arguments(arguments, nodes=NODE_KEYS):
-    """Node descriptions from launch-argument strings (``{name: text}``; '' = keep the config's value)."""
+def config_nodes(path):
+    """Pipeline node keys of a parameter file, in file order (e.g. ``['replay', 'detector', 'evaluator']``)."""
+    return list(load_config(path))
+
+
+def _launch_arguments(nodes):
+    if any(n in nodes for n in ('replay', 'evaluator')):
+        return LAUNCH_ARGUMENTS + BAG_LAUNCH_ARGUMENTS
+    return LAUNCH_ARGUMENTS
+
+
+def from_launch_arguments(arguments, nodes=NODE_KEYS, config_name='pipeline.yaml'):
+    """Node descriptions from launch-argument strings (``{name: text}``; '' = keep the config's value).
+
+    ``config_name``: the config file used when ``config_file`` is empty (searched with :func:`find_config`).
+    """
     overrides = [(name, arguments[name]) for name in _LAUNCH_OVERRIDES if arguments.get(name, '') != '']
-    return build_pipeline(config_path=arguments.get('config_file') or None, overrides=overrides,
+    return build_pipeline(config_path=arguments.get('config_file') or find_config(config_name), overrides=overrides,
                           namespace=arguments.get('namespace', ''), nodes=nodes,
                           image_topic=arguments.get('image_topic', ''),
                           params_files=[arguments['params_file']] if arguments.get('params_file') else [])
 
 
-def launch_description(nodes=NODE_KEYS, image_topic_default=''):
+def launch_description(nodes=NODE_KEYS, image_topic_default='', config_name='pipeline.yaml'):
     """A ``launch.LaunchDescription`` starting ``nodes`` (needs the ROS ``launch`` / ``launch_ros`` packages).
 
-    Declares :data:`LAUNCH_ARGUMENTS`; sets FASTDDS_DEFAULT_PROFILES_FILE to the installed profile when unset.
+    Declares :data:`LAUNCH_ARGUMENTS` (+ :data:`BAG_LAUNCH_ARGUMENTS` with a replay or evaluator node); the
+    parameters come from ``config_file`` or else the installed ``config_name``. Sets FASTDDS_DEFAULT_PROFILES_FILE
+    to the installed profile when unset.
     """
+    arguments = _launch_arguments(nodes)
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
 
     def create_nodes(context):
-        arguments = dict((name, LaunchConfiguration(name).perform(context)) for name, _, _ in LAUNCH_ARGUMENTS)
+        values = dict((name, LaunchConfiguration(name).perform(context)) for name, _, _ in arguments)
         actions = [SetEnvironmentVariable(k, v) for k, v in default_environment().items() if k not in os.environ]
-        return actions + [Node(**d.launch_kwargs()) for d in from_launch_arguments(arguments, nodes)]
+        return actions + [Node(**d.launch_kwargs()) for d in from_launch_arguments(values, nodes, config_name)]
 
     declared = [DeclareLaunchArgument(name, default_value=image_topic_default if name == 'image_topic' else default,
                                       description=text)
-                for name, default, text in LAUNCH_ARGUMENTS]
+                for name, default, text in arguments]
     return LaunchDescription(declared + [OpaqueFunction(function=create_nodes)])

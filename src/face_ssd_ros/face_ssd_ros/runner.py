@@ -10,6 +10,13 @@ processed FPS and per-stage latency. ``--jsonl`` records every detection array a
     {"stamp": {"sec": S, "nanosec": N}, "frame_id": "camera", "boxes": [[x1, y1, x2, y2, score, "face"], ...]}
 
 (boxes in pixels of the image, as in ``face-ssd-detect`` predictions). Arguments after ``--ros-args`` go to rclpy.
+
+The bag-evaluation pipeline (replay -> detector -> evaluator, config/bag_eval.yaml) runs the same way::
+
+    face_ssd_pipeline --bag bags/wider_dev --model models/face.onnx --set evaluator.output_dir=runs/eval
+
+``--bag`` selects config/bag_eval.yaml unless ``--config`` is given; without ``--nodes`` the nodes are those of the
+config file. The run ends when the replay has finished and the evaluator has written its reports.
 """
 import argparse
 import collections
@@ -26,10 +33,13 @@ from rclpy.node import Node
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros.nodes.common import StartupError, detections_qos, to_parameter
-from face_ssd_ros.pipeline import NODE_KEYS, PipelineConfigError, build_pipeline, default_environment
+from face_ssd_ros.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, build_pipeline, config_nodes, \
+    default_environment, find_config
 from face_ssd_ros.ros_convert import msg_to_detections
 
 EXECUTORS = ('single', 'multi')
+#: Nodes that produce frames; created stopped and started once their consumers exist.
+SOURCE_KEYS = ('camera', 'replay')
 
 
 class DetectionRecorder(Node):
@@ -73,7 +83,8 @@ def create_nodes(descriptions, context):
 
     Parameters are passed as typed overrides and remappings as node-local ``--ros-args -r``, exactly what the
     launch file hands to the separate processes. The camera is created stopped (see :func:`start_camera`).
-    A StartupError destroys the nodes built so far and propagates.
+    A StartupError destroys the nodes built so far (the failing one destroys itself, see
+    :class:`face_ssd_ros.nodes.common.FaceSsdNode`) and propagates.
     """
     nodes = collections.OrderedDict()
     try:
@@ -85,7 +96,7 @@ def create_nodes(descriptions, context):
                 cli_args = ['--ros-args']
                 for src, dst in d.remappings:
                     cli_args += ['-r', '%s:=%s' % (src, dst)]
-            extra = {'autostart': False} if d.key == 'camera' else {}
+            extra = {'autostart': False} if d.key in SOURCE_KEYS else {}
             nodes[d.key] = cls(node_name=d.name, namespace=d.namespace or None, parameter_overrides=overrides,
                                cli_args=cli_args, context=context, **extra)
     except BaseException:
@@ -107,6 +118,11 @@ def start_camera(nodes, executor, timeout=5.0):
         executor.spin_once(timeout_sec=0.02)
     camera.start()
     return camera.image_pub.get_subscription_count()
+
+
+def _finishing_nodes(nodes):
+    """The nodes that end a run by setting ``finished`` (camera at the end of a file; replay and evaluator)."""
+    return [(key, node) for key, node in nodes.items() if getattr(node, 'finished', None) is not None]
 
 
 def _detections_topic(descriptions, nodes):
@@ -145,8 +161,10 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
               else SingleThreadedExecutor(context=context))
         for node in list(nodes.values()) + [recorder]:
             ex.add_node(node)
-        camera = nodes.get('camera')
         start_camera(nodes, ex)
+        if 'replay' in nodes:
+            nodes['replay'].start()  # it waits for its subscribers itself
+        finishing = _finishing_nodes(nodes)
         t_start = time.monotonic()
         finished_at = None
         try:
@@ -156,11 +174,11 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
                 if duration is not None and now - t_start >= duration:
                     stopped_by = 'duration'
                     break
-                if camera is not None and camera.finished.is_set():
+                if finishing and all(node.finished.is_set() for _, node in finishing):
                     finished_at = finished_at or now
                     quiet = now - (recorder.last_time or finished_at)
                     if quiet >= 0.5 or now - finished_at >= drain_timeout:
-                        stopped_by = 'camera finished'
+                        stopped_by = ' and '.join(key for key, _ in finishing) + ' finished'
                         break
         except (KeyboardInterrupt, ExternalShutdownException):
             stopped_by = 'interrupted'
@@ -181,6 +199,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         context.try_shutdown()
 
     camera, detector, overlay = nodes.get('camera'), nodes.get('detector'), nodes.get('overlay')
+    evaluator = nodes.get('evaluator')
     flow = (recorder.last_time - recorder.first_time) if recorder.arrays > 1 else 0.0
     summary = {
         'stopped_by': stopped_by,
@@ -194,6 +213,9 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         'annotated': overlay.stats.counter('frames_annotated') if overlay else None,
         'stages': detector.stats.summary()['stages'] if detector else {},
         'stage_table': _stage_table(detector),
+        'replayed': nodes['replay'].stats.counter('frames') if 'replay' in nodes else None,
+        'report': evaluator.report if evaluator else None,
+        'report_paths': evaluator.report_paths if evaluator else None,
         'nodes': nodes,
     }
     return summary
@@ -205,6 +227,8 @@ def format_summary(summary):
     lines = ['face_ssd pipeline: stopped by %s after %.1f s' % (summary['stopped_by'], summary['elapsed_s'])]
     if summary['frames'] is not None:
         lines.append('  frames published by the camera: %d' % summary['frames'])
+    if summary.get('replayed') is not None:
+        lines.append('  frames replayed from the bag: %d' % summary['replayed'])
     if summary['processed'] is not None:
         lines.append('  frames processed by the detector: %d (%.1f FPS)' % (summary['processed'], summary['fps']))
     lines.append('  detections: %d (%s) in %d arrays' % (
@@ -214,6 +238,10 @@ def format_summary(summary):
         lines.append('  frames annotated by the overlay: %d' % summary['annotated'])
     if summary['stage_table']:
         lines.append(summary['stage_table'])
+    if summary.get('report_paths'):
+        from face_ssd_ros.bag_report import markdown_summary
+        lines.append(markdown_summary(summary['report'], 'evaluation'))
+        lines.append('reports: %s' % ', '.join(summary['report_paths'].values()))
     return '\n'.join(lines)
 
 
@@ -230,8 +258,11 @@ def build_arg_parser():
     parser.add_argument('--source', default=None, help='shortcut for --set camera.source=SOURCE')
     parser.add_argument('--model', default=None, help='shortcut for --set detector.model_path=MODEL')
     parser.add_argument('--namespace', default='', help='namespace of all nodes')
-    parser.add_argument('--nodes', default=','.join(NODE_KEYS),
-                        help='comma-separated nodes to run (default: camera,detector,overlay)')
+    parser.add_argument('--nodes', default=None,
+                        help='comma-separated nodes to run (default: those of the config file, e.g. '
+                             'camera,detector,overlay)')
+    parser.add_argument('--bag', default=None, help='shortcut for --set replay.bag_path=BAG; selects '
+                        'config/bag_eval.yaml (replay -> detector -> evaluator) unless --config is given')
     parser.add_argument('--image-topic', default='', help='remap image_raw of detector and overlay to this topic')
     parser.add_argument('--duration', type=float, default=None, help='stop after this many seconds')
     parser.add_argument('--jsonl', default=None, help='write every detection array to this JSON Lines file')
@@ -252,9 +283,12 @@ def main(argv=None):
         overrides.append('camera.source=' + args.source)
     if args.model is not None:
         overrides.append('detector.model_path=' + args.model)
+    if args.bag is not None:
+        overrides.append('replay.bag_path=' + args.bag)
     try:
-        descriptions = build_pipeline(args.config, overrides, namespace=args.namespace,
-                                      nodes=[n.strip() for n in args.nodes.split(',') if n.strip()],
+        config = args.config or find_config(BAG_EVAL_CONFIG if args.bag is not None else 'pipeline.yaml')
+        nodes = [n.strip() for n in args.nodes.split(',') if n.strip()] if args.nodes else config_nodes(config)
+        descriptions = build_pipeline(config, overrides, namespace=args.namespace, nodes=nodes,
                                       image_topic=args.image_topic, params_files=args.params_file)
     except PipelineConfigError as exc:
         print('face_ssd_pipeline: %s' % exc, file=sys.stderr)

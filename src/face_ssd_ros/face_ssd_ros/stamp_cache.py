@@ -15,12 +15,18 @@ class StampPairer(object):
     ``capacity``: how many unmatched items each side keeps; when a side overflows its oldest item is evicted
     and counted in ``unmatched_a`` / ``unmatched_b``. A second item with a key already waiting on the same side
     replaces the first (counted in ``duplicates``). Thread-safe.
+
+    ``ordered``: both streams arrive in stamp order and neither ever goes back (camera images and the detections
+    of a detector that always takes the latest frame). Then, once key ``k`` is matched, an item waiting with a key
+    older than ``k`` can never be matched: it is dropped at once (counted as unmatched) instead of occupying the
+    cache until it overflows, so memory holds only the frames still in flight.
     """
 
-    def __init__(self, capacity):
+    def __init__(self, capacity, ordered=False):
         if int(capacity) < 1:
             raise ValueError('capacity must be >= 1, got %r' % (capacity,))
         self.capacity = int(capacity)
+        self.ordered = bool(ordered)
         self._waiting = (collections.OrderedDict(), collections.OrderedDict())
         self._lock = threading.Lock()
         self.matched = 0
@@ -42,6 +48,8 @@ class StampPairer(object):
             if key in other:
                 partner = other.pop(key)
                 self.matched += 1
+                if self.ordered:
+                    self._drop_older(key)
                 return (item, partner) if side == 0 else (partner, item)
             if key in mine:
                 self.duplicates += 1
@@ -54,6 +62,18 @@ class StampPairer(object):
                 else:
                     self.unmatched_b += 1
             return None
+
+    def _drop_older(self, key):
+        for side, waiting in enumerate(self._waiting):
+            while waiting:
+                oldest = next(iter(waiting))
+                if oldest >= key:
+                    break
+                del waiting[oldest]
+                if side == 0:
+                    self.unmatched_a += 1
+                else:
+                    self.unmatched_b += 1
 
     def pending(self):
         """``(number of A items waiting, number of B items waiting)``."""

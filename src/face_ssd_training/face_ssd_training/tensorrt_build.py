@@ -14,6 +14,8 @@ the TensorRT backend checks before loading. A valid cached engine is reused (``-
 Works with TensorRT 8.x (JetPack 4.6: 8.2) and 10.x. Needs ``tensorrt`` and ``pycuda``; imports no PyTorch.
 """
 import argparse
+import hashlib
+import json
 import os
 import random
 import re
@@ -138,17 +140,73 @@ class CalibrationBatches(object):
                 pending = []
 
 
+CALIBRATION_FORMAT = 'face_ssd.calibration'
+
+
+def calibration_identity(model_path, manifest, size=None):
+    """What an INT8 calibration table depends on: ``{'model_sha256', 'input_size': [w, h], 'channel_order',
+    'mean', 'std'}`` (the model bytes, the calibration input size, the preprocessing of the manifest in use).
+
+    ``size``: ``(w, h)`` the batches are made at (a dynamic-shape build's opt size), else the manifest's.
+    """
+    size = tuple(size) if size else (manifest.width, manifest.height)
+    return {'model_sha256': engine_cache.file_sha256(model_path), 'input_size': [int(size[0]), int(size[1])],
+            'channel_order': manifest.channel_order, 'mean': [float(v) for v in manifest.mean],
+            'std': [float(v) for v in manifest.std]}
+
+
+def calibration_sidecar_path(cache_file):
+    """``X.calib`` -> ``X.calib.json``: the identity the table was made for + its size and sha256."""
+    return cache_file + '.json'
+
+
+def check_calibration_cache(cache_file, identity):
+    """``(table bytes, None)`` when ``cache_file`` holds a calibration table written for ``identity`` (see
+    :func:`calibration_identity`), else ``(None, reason)``; ``(None, None)`` when there is no cache file.
+
+    A table is trusted only with its sidecar (written by :meth:`CalibrationFeeder.write_cache`) naming the same
+    model, input size and preprocessing, and matching the table's size and sha256: a table from another model,
+    another tool or a truncated write would silently cost accuracy.
+    """
+    if not cache_file or not os.path.isfile(cache_file):
+        return None, None
+    sidecar = calibration_sidecar_path(cache_file)
+    try:
+        with open(sidecar) as f:
+            info = json.load(f)
+    except (IOError, OSError) as exc:
+        return None, 'no readable sidecar %s (%s), so it cannot be tied to this model' % (sidecar, exc)
+    except ValueError as exc:
+        return None, 'its sidecar %s is not valid JSON (%s)' % (sidecar, exc)
+    if not isinstance(info, dict) or info.get('format') != CALIBRATION_FORMAT:
+        return None, 'its sidecar %s is not a %s file' % (sidecar, CALIBRATION_FORMAT)
+    differ = ['%s %r (expected %r)' % (k, info.get(k), v) for k, v in sorted(identity.items()) if info.get(k) != v]
+    if differ:
+        return None, 'it was made for another model or input: %s' % '; '.join(differ)
+    with open(cache_file, 'rb') as f:
+        data = f.read()
+    if not data or len(data) != info.get('size') or hashlib.sha256(data).hexdigest() != info.get('sha256'):
+        return None, 'the table is empty or differs from the one its sidecar describes (%d bytes; truncated or ' \
+                     'overwritten?)' % len(data)
+    return data, None
+
+
 class CalibrationFeeder(object):
     """The TensorRT-independent half of the INT8 calibrator.
 
     ``batches``: a CalibrationBatches (or any iterable of equal-shape float32 arrays with ``batch_size`` and
-    ``__len__``); ``cache_file``: calibration cache path (read instead of calibrating when it exists, written after);
-    ``upload(array) -> int``: copies one batch to the GPU and returns its device pointer.
+    ``__len__``); ``cache_file``: calibration cache path, read instead of calibrating when it was written for
+    ``identity`` (:func:`calibration_identity`; required with a cache file), written after calibrating together
+    with its sidecar; ``upload(array) -> int``: copies one batch to the GPU and returns its device pointer.
     """
 
-    def __init__(self, batches, cache_file, upload, log=None):
+    def __init__(self, batches, cache_file, upload, log=None, identity=None):
+        if cache_file and not identity:
+            raise ValueError('a calibration cache needs the identity of the model it is for '
+                             '(calibration_identity(model_path, manifest, size))')
         self.batches = batches
         self.cache_file = cache_file
+        self.identity = dict(identity or {})
         self.upload = upload
         self.count = 0
         self._iterator = None
@@ -179,18 +237,24 @@ class CalibrationFeeder(object):
         return [int(self.upload(batch))]
 
     def read_cache(self):
-        """The cached calibration table (bytes) if the cache file exists and is non-empty, else None."""
-        if self.cache_file and os.path.isfile(self.cache_file) and os.path.getsize(self.cache_file) > 0:
-            with open(self.cache_file, 'rb') as f:
-                data = f.read()
+        """The cached calibration table (bytes) if it was written for this model and input (see
+        :func:`check_calibration_cache`), else None: TensorRT then calibrates and a mismatched cache is replaced."""
+        data, reason = check_calibration_cache(self.cache_file, self.identity)
+        if reason:
+            self._log('warning: ignoring calibration cache %s: %s; recalibrating' % (self.cache_file, reason))
+        elif data is not None:
             self._log('using calibration cache %s (delete it to recalibrate)' % self.cache_file)
-            return data
-        return None
+        return data
 
     def write_cache(self, data):
-        """Store the calibration table TensorRT produced."""
+        """Store the calibration table TensorRT produced, with its sidecar (identity, size, sha256)."""
         if self.cache_file:
-            engine_cache.atomic_write(self.cache_file, bytes(data))
+            data = bytes(data)
+            info = dict(self.identity, format=CALIBRATION_FORMAT, format_version=1, size=len(data),
+                        sha256=hashlib.sha256(data).hexdigest())
+            engine_cache.atomic_write(self.cache_file, data)
+            engine_cache.atomic_write(calibration_sidecar_path(self.cache_file),
+                                      (json.dumps(info, indent=2, sort_keys=True) + '\n').encode('utf-8'))
             self._log('wrote calibration cache %s' % self.cache_file)
 
 
@@ -440,7 +504,6 @@ def read_manifest(model_path, manifest_path=None):
     """ModelManifest from ``--manifest`` or found beside / embedded in the model; raises BuildError."""
     try:
         if manifest_path:
-            import json
             with open(manifest_path) as f:
                 return ModelManifest.from_dict(json.load(f), source=manifest_path)
         return load_manifest(model_path)
@@ -509,9 +572,14 @@ def run(args, log=_log):
                          '--max or export a dynamic-size model.' % (args.model, manifest.width, manifest.height))
     calib_cache = args.calib_cache or default_calib_cache(args.cache_dir or engine_cache.default_cache_dir(
         args.model), args.model, manifest, profile)
-    if args.precision == 'int8' and not args.calib_images and not os.path.isfile(calib_cache):
-        raise BuildError('--precision int8 needs --calib-images PATH (training images, e.g. '
-                         '../shared/data/faces/fddb/images) or an existing calibration cache (%s).' % calib_cache)
+    calib_identity = (calibration_identity(args.model, manifest, profile['opt'] if profile else None)
+                      if args.precision == 'int8' else None)
+    if args.precision == 'int8' and not args.calib_images:
+        usable, reason = check_calibration_cache(calib_cache, calib_identity)
+        if usable is None:
+            raise BuildError('--precision int8 needs --calib-images PATH (training images, e.g. '
+                             '../shared/data/faces/fddb/images) or a calibration cache made for this model (%s: %s).'
+                             % (calib_cache, reason or 'not found'))
     from face_ssd_ros.backends.base import BackendError
     from face_ssd_ros.backends.tensorrt_backend import import_tensorrt, push_device_context, tensorrt_version
     try:
@@ -534,7 +602,8 @@ def run(args, log=_log):
             files = list_calibration_images(args.calib_images, args.calib_count, args.calib_seed,
                                             log) if args.calib_images else []
             batches = CalibrationBatches(files, manifest, size=profile['opt'] if profile else None, log=log)
-            calibrator = make_calibrator(trt, cuda, CalibrationFeeder(batches, calib_cache, None, log))
+            calibrator = make_calibrator(trt, cuda, CalibrationFeeder(batches, calib_cache, None, log,
+                                                                          calib_identity))
 
         def build():
             started = time.time()

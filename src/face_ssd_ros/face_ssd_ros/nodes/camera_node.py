@@ -7,8 +7,10 @@ thread, so a blocking device read never stalls the executor.
 Rates (``publish_rate``): 0 = the file's own fps (image folders: the ``fps`` parameter, else 30 Hz) or, for
 devices, every frame the device delivers; -1 = as fast as possible; > 0 = that fixed rate (devices are read
 continuously and the newest frame is published in each slot, so no stale frames queue up).
-A lost device is reopened with exponential back-off while the node stays alive. At the end of a file (without
-``loop``) or after ``max_frames`` the node logs a summary and sets ``finished``; ``main()`` then exits 0.
+A lost device is reopened with exponential back-off while the node stays alive; corrupt frames are counted and
+skipped, and a change of frame size is counted (camera_info follows the new size). The state and these counters go
+to ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) every ``diagnostics_period`` seconds. At the end of a file
+(without ``loop``) or after ``max_frames`` the node logs a summary and sets ``finished``; ``main()`` then exits 0.
 Files and image folders are not played into the void: playback starts once ``image_raw`` has subscribers (and
 their number has been stable for SUBSCRIBER_SETTLE_S); live cameras publish from the start.
 
@@ -18,14 +20,15 @@ import threading
 import time
 
 import rclpy
-from rclpy.node import Node
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from face_ssd_ros import params
 from face_ssd_ros.camera_info import CameraInfoError, CameraInfoProvider
 from face_ssd_ros.camera_source import Backoff, SourceError, detect_source_type, open_source
-from face_ssd_ros.nodes.common import ParameterHandler, StartupError, exit_with, image_qos, log_qos, run_node
+from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, exit_with, image_qos, \
+    join_thread, log_qos, run_node
 from face_ssd_ros.ros_convert import array_to_image_msg
 from face_ssd_ros.stats import PipelineStats
 
@@ -34,9 +37,11 @@ DEFAULT_IMAGE_RATE = 30.0
 #: subscribers started together (detector, overlay, recorders) all get the first frame despite DDS discovery delays.
 SUBSCRIBER_SETTLE_S = 0.5
 LIVE_TYPES = ('v4l2', 'gstreamer', 'csi')
+#: Fault counters always present in the camera diagnostics (0 until the fault happens).
+FAULT_COUNTERS = ('device_lost', 'open_failures', 'corrupt_frames', 'size_changes', 'frames_dropped_by_rate')
 
 
-class CameraNode(Node):
+class CameraNode(FaceSsdNode):
     """Camera driver node (see the module docstring). ``finished`` is set when the source is exhausted."""
 
     DEFAULT_NAME = 'camera'
@@ -50,7 +55,7 @@ class CameraNode(Node):
         self._stop = threading.Event()
         self._thread = None
         self._source = None
-        self._summary_logged = True  # nothing to summarise until the node is fully built
+        self._state = 'starting'
         super(CameraNode, self).__init__(node_name, **kwargs)
         self._lock = threading.Lock()
         self._params = ParameterHandler(self, params.CAMERA_PARAMS, on_change=self._on_change)
@@ -74,6 +79,7 @@ class CameraNode(Node):
         self.image_pub = self.create_publisher(Image, 'image_raw', qos)
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
         log_qos(self, 'publishing', self.image_pub.topic_name, qos)
+        self.start_diagnostics(p['diagnostics_period'])
         self.get_logger().info('camera source: %s (%s), frame_id %r, encoding %s, publish_rate %s'
                                % (p['source'], kind, p['frame_id'], p['encoding'], self._rate_text()))
         self._summary_logged = False
@@ -95,6 +101,8 @@ class CameraNode(Node):
                 raise ValueError('reconnect_initial_delay (%s) must not exceed reconnect_max_delay (%s)'
                                  % (initial, maximum))
             self._backoff = Backoff(initial, maximum)
+        if 'diagnostics_period' in changes:
+            self.set_diagnostics_period(changes['diagnostics_period'])
         with self._lock:
             settings = dict(self._settings)
             settings.update(changes)
@@ -122,8 +130,10 @@ class CameraNode(Node):
             try:
                 self._source = self._open()
                 self.get_logger().info('camera opened: %s' % self._source.describe())
+                self._state = 'streaming'
                 return True
             except SourceError as exc:
+                self._state = 'reconnecting'
                 delay = self._backoff.next_delay()
                 self.stats.increment('open_failures')
                 self.get_logger().warning('%s; retrying in %.1f s' % (exc, delay))
@@ -160,8 +170,11 @@ class CameraNode(Node):
 
     def _capture_loop(self):
         try:
-            if self._source is not None and not self._source.live and not self._wait_for_subscribers():
-                return
+            if self._source is not None and not self._source.live:
+                self._state = 'waiting for subscribers'
+                if not self._wait_for_subscribers():
+                    return
+                self._state = 'streaming'
             self.stats.reset()
             next_slot = time.monotonic()
             while not self._stop.is_set():
@@ -207,6 +220,7 @@ class CameraNode(Node):
             self.finished.set()
 
     def _device_lost(self, source):
+        self._state = 'reconnecting'
         self.stats.increment('device_lost')
         self.get_logger().warning('camera %s delivered no frame (device lost?); reconnecting with back-off'
                                   % source.describe())
@@ -244,11 +258,44 @@ class CameraNode(Node):
         self.stats.record('publish', (time.perf_counter() - t0) * 1e3)
 
     def _finish(self, why):
+        self._state = 'finished'
         self.get_logger().info('camera finished (%s)' % why)
         self.log_summary()
         self.finished.set()
 
-    # ------------------------------------------------------------------ summary / shutdown
+    # ------------------------------------------------------------------ diagnostics / summary / shutdown
+    def diagnostics_status(self):
+        """DiagnosticStatus: state (starting | waiting for subscribers | streaming | reconnecting | finished), frames,
+        rate, frame size and the fault counters (FAULT_COUNTERS, unreadable_images, reconnect_attempts).
+
+        Level ERROR while a live source is being reopened, WARN once any fault was counted, else OK.
+        """
+        s = self.stats.summary()
+        c = s['counters']
+        source = self._source
+        faults = [(k, c.get(k, 0)) for k in FAULT_COUNTERS]
+        faults.append(('unreadable_images', getattr(source, 'skipped', 0) if source is not None else 0))
+        status = DiagnosticStatus(name='%s: camera' % self.get_fully_qualified_name(),
+                                  hardware_id=str(self._settings['source']))
+        seen = ', '.join('%s=%d' % kv for kv in faults if kv[1] and kv[0] != 'frames_dropped_by_rate')
+        if self._state == 'reconnecting':
+            status.level = DiagnosticStatus.ERROR
+            status.message = 'camera lost: reconnecting with back-off (attempt %d)' % self._backoff.attempts
+        elif seen:
+            status.level = DiagnosticStatus.WARN
+            status.message = '%s, %.1f frames/s; faults: %s' % (self._state, self.stats.rate('frames'), seen)
+        else:
+            status.level = DiagnosticStatus.OK
+            status.message = '%s, %.1f frames/s' % (self._state, self.stats.rate('frames'))
+        size = '%dx%d' % self._last_size if self._last_size else ''
+        values = [('source', source.describe() if source is not None else str(self._settings['source'])),
+                  ('state', self._state), ('frames', str(c.get('frames', 0))),
+                  ('fps', '%.2f' % self.stats.rate('frames')), ('frame_size', size)]
+        values += [(k, str(v)) for k, v in faults]
+        values.append(('reconnect_attempts', str(self._backoff.attempts)))
+        status.values = [KeyValue(key=k, value=v) for k, v in values]
+        return status
+
     def summary_text(self):
         s = self.stats.summary()
         c = s['counters']
@@ -258,24 +305,13 @@ class CameraNode(Node):
                     c.get('frames', 0), s['elapsed_s'], self.stats.rate('frames'), c.get('corrupt_frames', 0),
                     skipped, c.get('size_changes', 0), c.get('device_lost', 0), c.get('frames_dropped_by_rate', 0)))
 
-    def log_summary(self):
-        if not self._summary_logged:
-            self._summary_logged = True
-            self.get_logger().info(self.summary_text())
-
     def shutdown(self):
         """Stop capturing, release the source and log the summary (idempotent)."""
         self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5.0)
+        join_thread(self._thread)
         if self._source is not None:
             self._source.close()
         self.log_summary()
-
-    def destroy_node(self):
-        self.shutdown()
-        return super(CameraNode, self).destroy_node()
 
 
 def main(args=None):

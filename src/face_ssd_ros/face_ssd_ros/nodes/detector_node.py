@@ -15,8 +15,7 @@ Run: ``ros2 run face_ssd_ros detector_node --ros-args -p model_path:=/path/model
 """
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.node import Node
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
@@ -25,8 +24,8 @@ from face_ssd_ros.backends import BackendError
 from face_ssd_ros.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.inference import FaceDetector, ModelOutputError
 from face_ssd_ros.manifest import ManifestError
-from face_ssd_ros.nodes.common import ParameterHandler, StartupError, detections_qos, exit_with, image_qos, \
-    log_qos, run_node
+from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
+    image_qos, log_qos, run_node
 from face_ssd_ros.ros_convert import detections_to_msg, image_msg_to_array
 from face_ssd_ros.stats import PipelineStats
 
@@ -34,7 +33,7 @@ STAGES = ('conversion', 'preprocess', 'inference', 'postprocess', 'publish')
 _THRESHOLD_PARAMS = ('score_threshold', 'nms_iou', 'max_detections', 'class_filter')
 
 
-class DetectorNode(Node):
+class DetectorNode(FaceSsdNode):
     """Face detector node (see the module docstring). ``stats`` holds the per-stage latencies and counters."""
 
     DEFAULT_NAME = 'detector'
@@ -44,7 +43,6 @@ class DetectorNode(Node):
         self.detector = None
         super(DetectorNode, self).__init__(node_name, **kwargs)
         self._warned = set()
-        self._summary_logged = False
         self._last_frame_time = None
         self._params = ParameterHandler(self, params.DETECTOR_PARAMS,
                                         extra_checks={'class_filter': self._check_class_filter},
@@ -58,13 +56,13 @@ class DetectorNode(Node):
                                          num_threads=p['num_threads'])
         except (ManifestError, BackendError, ValueError, FileNotFoundError, OSError) as exc:
             raise StartupError('detector: cannot load the model: %s' % exc)
+        self._summary_logged = False  # from here on, shutdown() logs the summary and releases the model
         self.detector.warmup()
         qos = image_qos(p['qos_reliability'])
         self.pub = self.create_publisher(Detection2DArray, 'detections', detections_qos())
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos)
         log_qos(self, 'subscribed to', self.sub.topic_name, qos)
-        self._diag_timer = self.create_timer(p['diagnostics_period'], self._publish_diagnostics)
+        self.start_diagnostics(p['diagnostics_period'])
         m = self.detector.manifest
         self.get_logger().info('detector ready: %s (%s, input %dx%d, labels %s), score_threshold %.2f, nms_iou %.2f'
                                % (self.detector.model_path, self.detector.backend_name, self.detector.input_size[0],
@@ -86,9 +84,7 @@ class DetectorNode(Node):
             self.get_logger().info('detector settings changed: %s' % ', '.join(
                 '%s=%s' % kv for kv in sorted(thresholds.items())))
         if 'diagnostics_period' in changes:
-            self._diag_timer.cancel()
-            self.destroy_timer(self._diag_timer)
-            self._diag_timer = self.create_timer(changes['diagnostics_period'], self._publish_diagnostics)
+            self.set_diagnostics_period(changes['diagnostics_period'])
 
     # ------------------------------------------------------------------ processing
     def _skip(self, reason, exc):
@@ -122,8 +118,11 @@ class DetectorNode(Node):
         self.stats.record_times(times)
         self.stats.record('publish', (t3 - t2) * 1e3)
         self.stats.record('total', (t3 - t0) * 1e3)
-        age_ms = (self.get_clock().now().nanoseconds - (msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec))
-        self.stats.record('capture_to_publish', age_ms / 1e6)
+        stamp_ns = msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec
+        if stamp_ns > 0:
+            self.stats.record('capture_to_publish', (self.get_clock().now().nanoseconds - stamp_ns) / 1e6)
+        else:  # a publisher that leaves the stamp at 0: no meaningful latency (and no pairing by stamp)
+            self.stats.increment('unstamped_frames')
         self.stats.increment('frames_processed')
         self.stats.increment('detections', len(detections))
         if not detections:
@@ -158,25 +157,14 @@ class DetectorNode(Node):
         status.values = [KeyValue(key=k, value=v) for k, v in values]
         return status
 
-    def _publish_diagnostics(self):
-        msg = DiagnosticArray()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.status = [self.diagnostics_status()]
-        self.diag_pub.publish(msg)
-
     def summary_text(self):
         return self.stats.format_summary('detector summary (%s)' % self.get_fully_qualified_name())
 
     def shutdown(self):
-        """Log the summary (once) and release the model."""
-        if not self._summary_logged and self.detector is not None:
-            self._summary_logged = True
-            self.get_logger().info(self.summary_text())
+        """Log the summary and release the model (once; nothing to do before the model is loaded)."""
+        if not self._summary_logged:
+            self.log_summary()
             self.detector.close()
-
-    def destroy_node(self):
-        self.shutdown()
-        return super(DetectorNode, self).destroy_node()
 
 
 def main(args=None):

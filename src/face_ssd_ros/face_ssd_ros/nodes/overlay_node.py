@@ -12,21 +12,20 @@ import threading
 import time
 
 import cv2
-from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros import params
 from face_ssd_ros.image_codec import ImageSizeError, UnsupportedEncoding
-from face_ssd_ros.nodes.common import ParameterHandler, StartupError, detections_qos, exit_with, image_qos, \
-    log_qos, run_node
+from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
+    image_qos, log_qos, run_node
 from face_ssd_ros.overlay_draw import RateMeter, draw_detections
 from face_ssd_ros.ros_convert import array_to_image_msg, copy_header, image_msg_to_array, msg_to_detections
 from face_ssd_ros.stamp_cache import StampPairer, stamp_key
 from face_ssd_ros.stats import PipelineStats
 
 
-class OverlayNode(Node):
+class OverlayNode(FaceSsdNode):
     """Overlay node (see the module docstring). ``stats`` counts annotated frames and unmatched messages."""
 
     DEFAULT_NAME = 'overlay'
@@ -34,14 +33,13 @@ class OverlayNode(Node):
     def __init__(self, node_name=DEFAULT_NAME, **kwargs):
         self._writer = None
         self._closed = False
-        self._summary_logged = True  # nothing to summarise until the node is fully built
         self.stats = PipelineStats()
         super(OverlayNode, self).__init__(node_name, **kwargs)
         self._lock = threading.Lock()
         self._params = ParameterHandler(self, params.OVERLAY_PARAMS, on_change=self._on_change)
         self._settings = self._params.values()
         p = self._settings
-        self._pairer = StampPairer(p['cache_size'])
+        self._pairer = StampPairer(p['cache_size'], ordered=True)  # images and detections arrive in stamp order
         self._rate = RateMeter()
         self._writer_size = None
         self._warned = set()
@@ -152,16 +150,10 @@ class OverlayNode(Node):
     def shutdown(self):
         """Close the video file and log the summary (idempotent)."""
         self._closed = True
-        if not self._summary_logged:
-            self._summary_logged = True
-            self.get_logger().info(self.summary_text())
+        self.log_summary()
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-
-    def destroy_node(self):
-        self.shutdown()
-        return super(OverlayNode, self).destroy_node()
 
 
 def main(args=None):

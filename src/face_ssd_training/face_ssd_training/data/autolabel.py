@@ -257,11 +257,13 @@ def collect_inputs(inputs: Sequence[str], images_root: Optional[str] = None) -> 
 
 
 def autolabel(images: Sequence[Tuple[str, str]], proposer: Proposer, writer: _Writer, score_threshold: float = 0.5,
-              min_size: float = 8.0, progress: bool = True) -> dict:
+              min_size: float = 8.0, progress: bool = True, skip_empty: bool = False) -> dict:
     """Run ``proposer`` on each ``(path, relpath)`` and hand the filtered proposals to ``writer`` (closed at the end).
-    Returns counts: images, images_with_boxes, boxes, unreadable."""
+
+    skip_empty: leave out images with no proposal (for pseudo-labels: faces the teacher missed there would otherwise
+    be learned as background). Returns counts: images, images_with_boxes, boxes, unreadable, skipped_empty."""
     from tqdm import tqdm
-    stats = {'images': 0, 'images_with_boxes': 0, 'boxes': 0, 'unreadable': 0}
+    stats = {'images': 0, 'images_with_boxes': 0, 'boxes': 0, 'unreadable': 0, 'skipped_empty': 0}
     try:
         for path, rel in tqdm(images, desc='autolabel', unit='img', disable=not progress):
             image = read_image_rgb(path)
@@ -274,6 +276,9 @@ def autolabel(images: Sequence[Tuple[str, str]], proposer: Proposer, writer: _Wr
             unknown = sorted(set(p[5] for p in props) - set(writer.labels[1:]))
             if unknown:
                 raise ValueError('proposer emitted labels %s not in its declared labels %s' % (unknown, writer.labels))
+            if skip_empty and not props:
+                stats['skipped_empty'] += 1
+                continue
             writer.add(path, rel, w, h, props)
             stats['images'] += 1
             stats['images_with_boxes'] += bool(props)
@@ -304,6 +309,9 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     p.add_argument('--images-root', help='folder that relative paths (file lists, WIDER paths) refer to')
     p.add_argument('--score-threshold', type=float, default=0.5, help='minimum proposal score (default 0.5)')
     p.add_argument('--min-size', type=float, default=8.0, help='minimum box width and height in pixels (default 8)')
+    p.add_argument('--skip-empty', action='store_true',
+                   help='leave out images with no proposal (pseudo-labels for training: a face the teacher missed '
+                        'would otherwise be learned as background)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
@@ -314,12 +322,13 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
         writer = VOCWriter(args.output, proposer.labels, images=args.images) if args.format == 'voc' \
             else WiderWriter(args.output, proposer.labels)
         stats = autolabel(images, proposer, writer, args.score_threshold, args.min_size,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, skip_empty=args.skip_empty)
     except (DatasetError, ValueError, ImportError, OSError) as exc:
         print('face-ssd-autolabel: error: %s' % exc, file=sys.stderr)
         return 2
-    print('%d images (%d with boxes), %d boxes, %d unreadable -> %s' % (
-        stats['images'], stats['images_with_boxes'], stats['boxes'], stats['unreadable'], args.output))
+    print('%d images (%d with boxes), %d boxes, %d unreadable, %d left out with no box -> %s' % (
+        stats['images'], stats['images_with_boxes'], stats['boxes'], stats['unreadable'], stats['skipped_empty'],
+        args.output))
     if args.format == 'voc':
         print("review them (e.g. import %s into CVAT as 'PASCAL VOC 1.1'), then train with "
               "VOCDataset('%s', image_set='default')" % (args.output, args.output))

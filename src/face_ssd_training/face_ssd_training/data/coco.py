@@ -32,6 +32,9 @@ class COCODataset(DetectionDataset):
             raise DatasetError('%s has no "images" list: not a COCO detection file' % annotation_json)
         categories = sorted(data.get('categories') or [], key=lambda c: c.get('id', 0))
         cat_names = OrderedDict((c['id'], str(c['name'])) for c in categories if 'id' in c and 'name' in c)
+        if labels is None and not cat_names:
+            raise DatasetError('%s has no "categories" with id and name, so there are no class names; add them or '
+                               'pass labels=' % annotation_json)
         labels = resolve_labels(labels, default=list(OrderedDict.fromkeys(cat_names.values())))
         index = {n: i for i, n in enumerate(labels)}
         report = ValidationReport('coco:%s' % annotation_json)

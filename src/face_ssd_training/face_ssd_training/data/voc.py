@@ -112,6 +112,10 @@ class VOCDataset(DetectionDataset):
             raise DatasetError('%s is not a VOC dataset root: Annotations/ not found' % root)
         list_file, ids = _read_ids(root, image_set)
         report = ValidationReport('voc:%s (%s)' % (root, image_set if image_set is not None else 'all'))
+        if not ids:
+            report.add('malformed_line', list_file or os.path.join(root, 'Annotations'), 1 if list_file else None,
+                       'no images listed (%s); nothing to train on'
+                       % ('the image set file is empty' if list_file else 'Annotations/ holds no .xml file'))
         parsed = []
         for image_id, lineno in ids:
             xml_path = os.path.join(root, 'Annotations', image_id + '.xml')

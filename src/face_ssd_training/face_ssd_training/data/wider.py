@@ -47,7 +47,7 @@ def parse_wider_gt(gt_file: str, report: Optional[ValidationReport] = None) -> L
 
     Problems are recorded as ``malformed_line`` issues in ``report`` (the entry is returned with
     ``malformed=True`` and the parser resynchronises on the next path line); without a report a problem raises
-    ValueError naming the file and line.
+    ValueError naming the file and line. An empty file (no entries) is a ``malformed_line`` problem at line 1.
     """
     if not os.path.isfile(gt_file):
         raise DatasetError('WIDER annotation file not found: %s' % gt_file)
@@ -59,6 +59,9 @@ def parse_wider_gt(gt_file: str, report: Optional[ValidationReport] = None) -> L
             raise ValueError('%s:%d: %s' % (gt_file, lineno, msg))
         report.add('malformed_line', gt_file, lineno, msg)
 
+    if not any(lines):
+        problem(1, 'the annotation file is empty: no image entries (expected an image path, a box count, then one '
+                   '"x y w h ..." line per box)')
     entries = []
     i, n_lines = 0, len(lines)
     while i < n_lines:

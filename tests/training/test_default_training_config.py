@@ -1,0 +1,55 @@
+"""The shipped model's training config: it validates, it never trains on the evaluation set, every path it names is
+either the shared data or a pseudo-label file that scripts/make_pseudo_labels.sh (run by `make train-default`) writes."""
+import os
+import re
+
+import pytest
+
+from face_ssd_training.config import load_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIG = os.path.join(REPO, 'config', 'training', 'face_default.yaml')
+SCRIPT = os.path.join(REPO, 'scripts', 'make_pseudo_labels.sh')
+
+
+def _paths(cfg):
+    for section in ('train', 'val', 'negatives'):
+        for ds in cfg['data'][section]:
+            for key in ('images', 'gt', 'filelist', 'root'):
+                if key in ds:
+                    yield section, key, os.path.normpath(os.path.join(os.path.dirname(CONFIG), ds[key]))
+
+
+def test_config_validates_and_keeps_wider_dev_out_of_training():
+    cfg = load_config(CONFIG)
+    assert cfg['model']['arch'] and cfg['train']['epochs'] >= 1
+    paths = list(_paths(cfg))
+    assert paths
+    for section, key, path in paths:
+        assert 'wider_dev' not in path.split(os.sep), '%s.%s points into the evaluation-only set: %s' % (
+            section, key, path)
+
+
+def test_every_pseudo_label_file_is_made_by_the_script():
+    cfg = load_config(CONFIG)
+    script = open(SCRIPT).read()
+    made = set(re.findall(r'^label (\w+) ', script, re.M))
+    pseudo_root = os.path.normpath(os.path.join(REPO, 'out', 'pseudo'))
+    used = set()
+    for _, key, path in _paths(cfg):
+        if path.startswith(pseudo_root + os.sep):
+            rel = os.path.relpath(path, pseudo_root).split(os.sep)
+            assert rel[1:] == ['autolabel_bbx_gt.txt'], path
+            used.add(rel[0])
+    assert used, 'the default config is expected to train on teacher pseudo-labels'
+    assert used <= made, 'pseudo-label sets %s are not made by %s' % (sorted(used - made), SCRIPT)
+
+
+def test_shared_data_paths_exist():
+    cfg = load_config(CONFIG)
+    shared = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data'))
+    if not os.path.isdir(shared):
+        pytest.skip('../shared/data is not beside the repository')
+    for section, key, path in _paths(cfg):
+        if path.startswith(shared + os.sep):
+            assert os.path.exists(path), '%s.%s: %s does not exist' % (section, key, path)

@@ -1,0 +1,189 @@
+"""benchmarks/benchlib.py: statistics windows, /proc parsing, reconciliation and back-pressure verdicts (no timing)."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                'benchmarks'))
+import benchlib  # noqa: E402
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+def test_summarize_matches_numpy_and_handles_empty():
+    values = [5.0, 1.0, 3.0, 10.0, 2.0]
+    s = benchlib.summarize(values)
+    assert s['count'] == 5 and s['max'] == 10.0
+    assert s['mean'] == pytest.approx(np.mean(values))
+    assert s['p50'] == pytest.approx(3.0) and s['p95'] == pytest.approx(np.percentile(values, 95))
+    assert benchlib.summarize([]) == {'count': 0, 'mean': 0.0, 'p50': 0.0, 'p95': 0.0, 'max': 0.0}
+
+
+def test_split_windows_merges_the_remainder_and_shows_empty_windows():
+    samples = [(0.5, 1), (1.5, 2), (4.5, 3), (9.9, 4), (10.4, 5)]
+    windows = benchlib.split_windows(samples, 3.0, start=0.0, end=10.5)
+    assert [(w[0], w[1]) for w in windows] == [(0.0, 3.0), (3.0, 6.0), (6.0, 10.5)]  # 1.5 s remainder merged
+    assert [w[2] for w in windows] == [[1, 2], [3], [4, 5]]
+    stalled = benchlib.split_windows([(0.1, 1), (7.0, 2)], 2.0, start=0.0, end=8.0)
+    assert [len(w[2]) for w in stalled] == [1, 0, 0, 1]        # the stall is visible, not skipped
+    assert benchlib.split_windows([(5.0, 1), (20.0, 2)], 4.0, start=6.0, end=8.0) == [(6.0, 8.0, [])]
+    with pytest.raises(ValueError):
+        benchlib.split_windows(samples, 0.0)
+
+
+def test_window_table_is_relative_to_start():
+    rows = benchlib.window_table([(10.0, 4.0), (10.5, 6.0), (12.5, 8.0)], 2.0, start=10.0, end=14.0)
+    assert [(r['t0'], r['t1'], r['count']) for r in rows] == [(0.0, 2.0, 2), (2.0, 4.0, 1)]
+    assert rows[0]['mean'] == pytest.approx(5.0) and rows[1]['max'] == 8.0
+
+
+def test_first_last_and_growth():
+    samples = [(t, float(t)) for t in range(0, 31)]
+    first, last = benchlib.first_last(samples, 10)
+    assert first['max'] == 10.0 and last['p50'] == pytest.approx(25.0)
+    flat_with_spike = [(t, 100.0) for t in range(60)]
+    flat_with_spike[45] = (45, 180.0)                 # one transient allocation is no growth
+    assert benchlib.growth(flat_with_spike, settle_s=5, span_s=10) == pytest.approx(0.0)
+    leak = [(t, 100.0 + 0.5 * t) for t in range(61)]   # 0.5 MB/s steady leak
+    # medians of t in [10, 20] (=15) and [50, 60] (=55): 40 s apart
+    assert benchlib.growth(leak, settle_s=10, span_s=10) == pytest.approx(20.0)
+    assert benchlib.growth([(0, 1.0)], settle_s=0, span_s=10) is None
+    assert benchlib.growth([], 0, 1) is None
+
+
+# ------------------------------------------------------------------------------------------------ /proc
+def test_parse_proc_stat_counts_fields_after_the_last_parenthesis():
+    # comm with a space and a ')' (allowed by Linux); utime = 1234, stime = 56
+    text = ('4242 (py thon) x) S 1 4242 4242 0 -1 4194560 500 0 0 0 1234 56 0 0 20 0 3 0 100 200000000 30000 '
+            '18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n')
+    assert benchlib.parse_proc_stat(text) == (1234, 56)
+
+
+def test_parse_status_rss():
+    assert benchlib.parse_status_rss_kb('Name:\tpython\nVmPeak:\t 9 kB\nVmRSS:\t  204800 kB\nThreads: 3\n') == 204800
+    with pytest.raises(ValueError):
+        benchlib.parse_status_rss_kb('Name:\tzombie\nState:\tZ (zombie)\n')
+
+
+def test_cpu_percent_is_cpu_seconds_over_wall_seconds():
+    assert benchlib.cpu_percent([(0.0, 10.0, 1.0), (4.0, 10.0, 3.0)]) == pytest.approx(50.0)
+    assert benchlib.cpu_percent([(0.0, 10.0, 1.0)]) == 0.0
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self'), reason='needs Linux /proc')
+def test_proc_sampler_reads_this_process():
+    rss, cpu = benchlib.read_proc(os.getpid())
+    assert rss > 1.0 and cpu > 0.0
+    sampler = benchlib.ProcSampler({'me': os.getpid(), 'gone': 2 ** 22 + 12345})
+    sampler.sample_once()
+    sampler.sample_once()
+    report = sampler.report()
+    assert report['me']['rss_mb_end'] > 1.0 and report['me']['cpu_percent'] >= 0.0
+    assert report['gone']['rss_mb_end'] is None          # a missing process gives no samples, not an error
+
+
+# ------------------------------------------------------------------------------------------------ reconciliation
+def test_reconcile_accounts_for_every_frame():
+    counters = {'frames_received': 100, 'frames_processed': 95, 'skipped_image_size': 3,
+                'skipped_unsupported_encoding': 2, 'detections': 300}
+    checks, acc = benchlib.reconcile(120, counters, 95, {'images_received': 110, 'detection_arrays_received': 95,
+                                                         'frames_annotated': 90})
+    assert all(c.ok for c in checks), checks
+    assert acc['not_received_by_detector'] == 20 and acc['skipped_total'] == 5
+    assert acc['skipped'] == {'image_size': 3, 'unsupported_encoding': 2}
+
+
+def test_reconcile_fails_on_unaccounted_or_lost_frames():
+    checks, _ = benchlib.reconcile(120, {'frames_received': 100, 'frames_processed': 95, 'skipped_bad_image': 2},
+                                   95)
+    assert [c.ok for c in checks] == [False, True, True]      # 3 frames vanished inside the detector
+    checks, acc = benchlib.reconcile(None, {'frames_received': 10, 'frames_processed': 10}, 9)
+    assert [c.ok for c in checks] == [True, False] and acc['arrays_lost'] == 1
+    checks, _ = benchlib.reconcile(5, {'frames_received': 10, 'frames_processed': 10}, 10)
+    assert not checks[-1].ok                                   # more received than published
+    checks, _ = benchlib.reconcile(10, {'frames_received': 10, 'frames_processed': 10}, 10,
+                                   {'images_received': 10, 'detection_arrays_received': 10, 'frames_annotated': 11})
+    assert not checks[-1].ok
+
+
+def test_counter_parsers_read_the_node_formats():
+    from face_ssd_ros.stats import PipelineStats
+    stats = PipelineStats()
+    stats.increment('frames_received', 7)
+    stats.increment('frames_processed', 6)
+    stats.increment('skipped_model_output', 1)
+    log = 'noise\n[INFO] [detector]: ' + stats.format_summary('detector summary') + '\nmore noise'
+    assert benchlib.parse_counters_line(log) == {'frames_received': 7, 'frames_processed': 6,
+                                                 'skipped_model_output': 1}
+    assert benchlib.parse_counters_line('no counters here') is None
+    assert benchlib.parse_camera_summary('[INFO] camera summary: 1234 frames in 41.0 s (30.1 fps); corrupt 0') == 1234
+    assert benchlib.parse_camera_summary('') is None
+    assert benchlib.parse_overlay_summary('overlay summary: 90 frames annotated; images 110, detection arrays 95, '
+                                          'unmatched images 20') == {'frames_annotated': 90, 'images_received': 110,
+                                                                     'detection_arrays_received': 95}
+    values = [('model', '/m.onnx'), ('frames_received', '12'), ('inference_ms_mean', '3'), ('processed_fps', '9.5'),
+              ('skipped_image_size', '2')]
+    assert benchlib.diagnostics_counters(values) == {'frames_received': 12, 'skipped_image_size': 2}
+
+
+def test_run_figures_overhead_and_drops():
+    result = {'mode': 'processes', 'rate_hz': 30.0, 'published': 300, 'publish_rate': 30.0, 'arrays': 280,
+              'duration_s': 10.0, 'latencies': [(0.5, 100.0)] + [(1.0 + i * 0.03, 10.0) for i in range(279)],
+              'detector_counters': {'frames_received': 282, 'frames_processed': 280, 'skipped_image_size': 2},
+              'detector_stages': {'inference': 4.0}, 'processes': {}, 'counters_source': '/diagnostics'}
+    fig = benchlib.run_figures(result, settle_s=1.0)
+    assert fig['e2e']['count'] == 279 and fig['e2e']['mean'] == pytest.approx(10.0)   # first array settled out
+    assert fig['overhead_ratio'] == pytest.approx(2.5)
+    assert fig['dropped'] == 18 + 2 and fig['processed_fps'] == pytest.approx(28.0)
+    assert all(c['ok'] for c in fig['checks'])
+
+
+# ------------------------------------------------------------------------------------------------ back-pressure
+def _run(latency_of_t, rss_of_t, seconds=60, rate=20.0):
+    latencies = [(i / rate, latency_of_t(i / rate)) for i in range(int(seconds * rate))]
+    rss = {'detector': [(float(t), rss_of_t(t)) for t in range(seconds)]}
+    return latencies, rss
+
+
+def test_backpressure_passes_a_level_run():
+    lat, rss = _run(lambda t: 150.0 + 20.0 * ((t * 7) % 1), lambda t: 300.0 + (t % 3) * 0.5)
+    checks, windows, rss_windows = benchlib.backpressure_checks(lat, rss, 100.0, 20.0, 9.5, 10.0, end=60.0)
+    assert all(c.ok for c in checks), checks
+    assert len(windows) == 6 and len(rss_windows['detector']) == 6
+
+
+def test_backpressure_fails_growing_latency_leaks_and_no_overrun():
+    growing, rss = _run(lambda t: 150.0 + 10.0 * t, lambda t: 300.0)        # a queue building up
+    checks = dict((c.name.split(' (')[0], c.ok) for c in
+                  benchlib.backpressure_checks(growing, rss, 100.0, 20.0, 9.5, 10.0, end=60.0)[0])
+    assert not checks['latency does not grow'] and not checks['latency bounded']
+    lat, leaking = _run(lambda t: 150.0, lambda t: 300.0 + 0.5 * t)          # 30 MB in a minute
+    failed = [c.name for c in benchlib.backpressure_checks(lat, leaking, 100.0, 20.0, 9.5, 10.0, end=60.0)[0]
+              if not c.ok]
+    assert failed == ['memory flat: detector (RSS growth <= 5.0 MB)']
+    lat, rss = _run(lambda t: 150.0, lambda t: 300.0)
+    checks = benchlib.backpressure_checks(lat, rss, 100.0, 12.0, 10.0, 10.0, end=60.0)[0]
+    assert not checks[0].ok and checks[0].name == 'input outran the detector'
+    stalled = [(t, v) for t, v in lat if not 20.0 <= t < 30.0]
+    checks = benchlib.backpressure_checks(stalled, rss, 100.0, 20.0, 9.5, 10.0, end=60.0)[0]
+    assert [c.ok for c in checks if c.name.startswith('detections in every window')] == [False]
+
+
+# ------------------------------------------------------------------------------------------------ output / inputs
+def test_format_table_and_sizes():
+    text = benchlib.format_table(['name', 'value'], [['a', 1.234], ['bb', None]])
+    lines = text.splitlines()
+    assert len(lines) == 4 and lines[2].split() == ['a', '1.23'] and lines[3].split() == ['bb', '-']
+    assert benchlib.parse_size('640x480') == (640, 480)
+    with pytest.raises(ValueError):
+        benchlib.parse_size('640*480')
+    assert benchlib.parse_list('15, 30,60') == [15.0, 30.0, 60.0]
+
+
+def test_load_image_gives_rgb_of_the_requested_size(tmp_path):
+    image, origin = benchlib.load_image(320, 240)
+    assert image.shape == (240, 320, 3) and image.dtype == np.uint8 and origin
+    # without the real data: the demo scene (skimage sample photos), never a blank frame
+    fallback, origin = benchlib.load_image(64, 48, data_root=str(tmp_path))
+    assert fallback.shape == (48, 64, 3) and 'demo' in origin and fallback.std() > 10
