@@ -41,8 +41,10 @@ train-default: pseudo-labels
 
 eval-default: setup
 	$(ACTIVATE)
-	face-ssd-eval wider --model src/face_ssd_ros/face_ssd_ros/models/face_default.onnx --input-size 640x480 \
-	  --gt-dir ../shared/data/faces/wider_dev --plot out/eval/pr_wider_640x480.png --json out/eval/wider_640x480.json
+	for m in face_default face_default_640x480; do
+	  face-ssd-eval wider --model src/face_ssd_ros/face_ssd_ros/models/$$m.onnx --gt-dir ../shared/data/faces/wider_dev \
+	    --plot out/eval/pr_wider_$$m.png --json out/eval/wider_$$m.json
+	done
 
 bench: setup
 	$(ACTIVATE)
