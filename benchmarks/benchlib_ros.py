@@ -27,6 +27,7 @@ from face_ssd_ros.nodes.common import detections_qos, image_qos
 from face_ssd_ros.pipeline import build_pipeline
 from face_ssd_ros.ros_convert import array_to_image_msg
 from face_ssd_ros.runner import create_nodes, start_camera
+from face_ssd_ros.stamp_cache import stamp_to_ns
 
 NAMESPACE = '/face_ssd_bench'
 
@@ -40,10 +41,6 @@ def detector_pipeline(model_path='', overlay=False, reliability='best_effort', e
     overrides.update(extra or {})
     return build_pipeline(overrides=overrides, namespace=NAMESPACE,
                           nodes=['detector', 'overlay'] if overlay else ['detector'])
-
-
-def stamp_ns(stamp):
-    return stamp.sec * 10 ** 9 + stamp.nanosec
 
 
 class FixturePublisher(Node):
@@ -119,7 +116,7 @@ class LatencyProbe(Node):
         now_ns = self.get_clock().now().nanoseconds
         self.last_time = time.monotonic()
         self.arrays += 1
-        self.latencies.append((self.last_time, (now_ns - stamp_ns(msg.header.stamp)) / 1e6))
+        self.latencies.append((self.last_time, (now_ns - stamp_to_ns(msg.header)) / 1e6))
 
     def _on_diag(self, msg):
         now = time.monotonic()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from face_ssd_ros import bag_eval, make_bag
-from face_ssd_ros.bag_io import BagReader, BagWriter, make_typestore, stamp_to_ns
+from face_ssd_ros.bag_io import BagReader, BagWriter, make_typestore
+from face_ssd_ros.stamp_cache import stamp_to_ns
 from face_ssd_ros.gt_encoding import GroundTruth, gt_from_msg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

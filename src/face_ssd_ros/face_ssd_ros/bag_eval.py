@@ -19,11 +19,11 @@ import argparse
 import os
 import sys
 
-from face_ssd_ros.bag_io import DETECTIONS_TYPE, IMAGE_TYPE, BagError, BagReader, stamp_to_ns
+from face_ssd_ros.bag_io import DETECTIONS_TYPE, IMAGE_TYPE, BagError, BagReader
 from face_ssd_ros.bag_metrics import EvaluationAccumulator, EvaluationSettings, parse_fppi
 from face_ssd_ros.bag_report import build_report, markdown_summary, write_reports
 from face_ssd_ros.gt_encoding import GroundTruthFormatError, detection_rows, gt_from_msg
-from face_ssd_ros.stamp_cache import stamp_key
+from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 
 def _gt_topic(reader, wanted):

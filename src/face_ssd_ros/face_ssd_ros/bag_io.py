@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from face_ssd_ros.stamp_cache import ns_to_stamp
+
 STORAGES = ('sqlite3', 'mcap')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
@@ -110,18 +112,6 @@ def _default_field(ts, kind, detail):
 
 
 # ---------------------------------------------------------------------------------------------- messages
-def ns_to_stamp(ns):
-    """Nanoseconds -> ``(sec, nanosec)``."""
-    ns = int(ns)
-    return ns // 1000000000, ns % 1000000000
-
-
-def stamp_to_ns(stamp):
-    """builtin_interfaces/Time (or a Header) -> int nanoseconds."""
-    stamp = getattr(stamp, 'stamp', stamp)
-    return int(stamp.sec) * 1000000000 + int(stamp.nanosec)
-
-
 def header_msg(ts, stamp_ns, frame_id):
     msg = default_message(ts, 'std_msgs/msg/Header')
     msg.stamp.sec, msg.stamp.nanosec = ns_to_stamp(stamp_ns)

@@ -3,6 +3,18 @@ import collections
 import threading
 
 
+def stamp_to_ns(stamp):
+    """builtin_interfaces/Time (or a Header, whose ``stamp`` is used) -> int nanoseconds."""
+    stamp = getattr(stamp, 'stamp', stamp)
+    return int(stamp.sec) * 1000000000 + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns):
+    """Nanoseconds -> ``(sec, nanosec)``."""
+    ns = int(ns)
+    return ns // 1000000000, ns % 1000000000
+
+
 def stamp_key(stamp):
     """``(sec, nanosec)`` of a builtin_interfaces/Time (or a Header, whose ``stamp`` is used)."""
     stamp = getattr(stamp, 'stamp', stamp)

@@ -27,6 +27,7 @@ from face_ssd_ros.manifest import ManifestError
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
     image_qos, log_qos, run_node
 from face_ssd_ros.ros_convert import detections_to_msg, image_msg_to_array
+from face_ssd_ros.stamp_cache import stamp_to_ns
 from face_ssd_ros.stats import PipelineStats
 
 STAGES = ('conversion', 'preprocess', 'inference', 'postprocess', 'publish')
@@ -118,7 +119,7 @@ class DetectorNode(FaceSsdNode):
         self.stats.record_times(times)
         self.stats.record('publish', (t3 - t2) * 1e3)
         self.stats.record('total', (t3 - t0) * 1e3)
-        stamp_ns = msg.header.stamp.sec * 10 ** 9 + msg.header.stamp.nanosec
+        stamp_ns = stamp_to_ns(msg.header)
         if stamp_ns > 0:
             self.stats.record('capture_to_publish', (self.get_clock().now().nanoseconds - stamp_ns) / 1e6)
         else:  # a publisher that leaves the stamp at 0: no meaningful latency (and no pairing by stamp)

@@ -33,7 +33,7 @@ from face_ssd_ros.bag_report import build_report, markdown_summary, write_report
 from face_ssd_ros.gt_encoding import GroundTruthFormatError, detection_rows, gt_from_msg
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, exit_with, run_node
 from face_ssd_ros.nodes.replay_node import done_qos
-from face_ssd_ros.stamp_cache import stamp_key
+from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 QUEUE_DEPTH = 100
 
@@ -78,10 +78,8 @@ class EvaluatorNode(FaceSsdNode):
         self.accumulator.add_ground_truth(stamp_key(msg.header), gt)
 
     def _on_detections(self, msg):
-        now_ns = self.get_clock().now().nanoseconds
-        key = stamp_key(msg.header)
-        latency_ms = (now_ns - (key[0] * 1000000000 + key[1])) / 1e6
-        self.accumulator.add_detections(key, detection_rows(msg), latency_ms)
+        latency_ms = (self.get_clock().now().nanoseconds - stamp_to_ns(msg.header)) / 1e6
+        self.accumulator.add_detections(stamp_key(msg.header), detection_rows(msg), latency_ms)
 
     def _on_replay_done(self, msg):
         if self._done_at is None:

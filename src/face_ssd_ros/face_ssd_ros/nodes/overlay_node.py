@@ -43,7 +43,7 @@ class OverlayNode(FaceSsdNode):
         self._rate = RateMeter()
         self._writer_size = None
         self._warned = set()
-        self.last_annotated = None  # np.uint8 [H, W, 3] BGR of the latest annotated frame (demo, tests)
+        self._last_drawn = None  # (np.uint8 [H, W, 3], 'RGB' | 'BGR') of the latest annotated frame
         if p['video_path'] and not p['video_path'].lower().endswith(('.mp4', '.m4v', '.mov', '.avi')):
             raise StartupError('overlay: video_path %r must end in .mp4 / .avi (written with the mp4v codec)'
                                % p['video_path'])
@@ -105,18 +105,28 @@ class OverlayNode(FaceSsdNode):
                                 thickness=p['line_thickness'], channel_order=order, rate_hz=self._rate.rate())
         header = copy_header(image_msg.header)
         self.pub.publish(array_to_image_msg(drawn, header, encoding))
-        bgr = drawn if order == 'BGR' else cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)
-        self.last_annotated = bgr
-        if self.compressed_pub is not None and p['publish_compressed']:
+        self._last_drawn = (drawn, order)
+        compress = self.compressed_pub is not None and p['publish_compressed']
+        video = p['video_path'] and not self._closed
+        bgr = self.last_annotated if compress or video else None  # converted only when an output needs BGR
+        if compress:
             ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, int(p['jpeg_quality'])])
             if ok:
                 self.compressed_pub.publish(CompressedImage(header=copy_header(header),
                                                             format='%s; jpeg compressed bgr8' % encoding,
                                                             data=jpeg.tobytes()))
-        if p['video_path'] and not self._closed:
+        if video:
             self._write_video(bgr)
         self.stats.increment('frames_annotated')
         self.stats.record('annotate', (time.perf_counter() - t0) * 1e3)
+
+    @property
+    def last_annotated(self):
+        """np.uint8 [H, W, 3] BGR of the latest annotated frame, or None (demo, tests)."""
+        if self._last_drawn is None:
+            return None
+        drawn, order = self._last_drawn
+        return drawn if order == 'BGR' else cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)
 
     def _write_video(self, bgr):
         height, width = bgr.shape[:2]

@@ -68,9 +68,8 @@ class ReplayNode(FaceSsdNode):
         self._thread = None
         self._reader = None
         super(ReplayNode, self).__init__(node_name, **kwargs)
-        self._params = ParameterHandler(self, REPLAY_PARAMS, on_change=self._on_change)
+        self._params = ParameterHandler(self, REPLAY_PARAMS)
         p = self._params.values()
-        self._settings = p
         if not p['bag_path']:
             raise StartupError('replay: set bag_path to a rosbag2 folder (face-ssd-make-bag writes one)')
         try:
@@ -118,18 +117,13 @@ class ReplayNode(FaceSsdNode):
             self._thread = threading.Thread(target=self._play, name='face_ssd_replay', daemon=True)
             self._thread.start()
 
-    def _on_change(self, changes):
-        settings = dict(self._settings)
-        settings.update(changes)
-        self._settings = settings
-
     def _on_detections(self, msg):
         if stamp_key(msg.header) == self._waiting_for:
             self._ack.set()
 
     # ------------------------------------------------------------------ playback
     def _wait_for_subscribers(self):
-        wanted = self._settings['min_subscribers']
+        wanted = self._params.get('min_subscribers')
         since, counts, logged, start = time.monotonic(), None, False, time.monotonic()
         while wanted and not self._stop.is_set():
             now = time.monotonic()
@@ -154,11 +148,11 @@ class ReplayNode(FaceSsdNode):
             for _, _, log_time, data in self._reader.raw([self._image_topic]):
                 if self._stop.is_set():
                     break
-                max_frames = self._settings['max_frames']
+                max_frames = self._params.get('max_frames')
                 if max_frames and self.stats.counter('frames') >= max_frames:
                     break
-                if self._settings['mode'] == 'rate' and prev_log is not None:
-                    next_time += (log_time - prev_log) / 1e9 / self._settings['rate']
+                if self._params.get('mode') == 'rate' and prev_log is not None:
+                    next_time += (log_time - prev_log) / 1e9 / self._params.get('rate')
                     delay = next_time - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
@@ -173,7 +167,7 @@ class ReplayNode(FaceSsdNode):
     def _publish_frame(self, image):
         key = stamp_key(image.header)
         gt, info = self._ground_truth.get(key), self._infos.get(key)
-        if self._settings['restamp']:
+        if self._params.get('restamp'):
             stamp = self.get_clock().now().to_msg()
             for msg in [image, gt, info] + (list(gt.detections) if gt is not None else []):
                 if msg is not None:
@@ -189,12 +183,12 @@ class ReplayNode(FaceSsdNode):
             self.info_pub.publish(info)
         self.image_pub.publish(image)
         self.stats.increment('frames')
-        if self._settings['mode'] == 'lockstep' and not self._ack.wait(self._settings['lockstep_timeout']):
+        if self._params.get('mode') == 'lockstep' and not self._ack.wait(self._params.get('lockstep_timeout')):
             self.stats.increment('lockstep_timeouts')
             if self.stats.counter('lockstep_timeouts') == 1:
                 self.get_logger().warning('no detections for frame %d.%09d within lockstep_timeout=%.2f s: counted '
                                           'as dropped, moving on (is the detector running on %s?)' % (
-                                              key + (self._settings['lockstep_timeout'],
+                                              key + (self._params.get('lockstep_timeout'),
                                                      self.image_pub.topic_name)))
 
     def _finish(self):
