@@ -38,6 +38,7 @@ pseudo-labels: setup
 train-default: pseudo-labels
 	$(ACTIVATE)
 	face-ssd-train --config config/training/face_default.yaml
+	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml
 
 eval-default: setup
 	$(ACTIVATE)

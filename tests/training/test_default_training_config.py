@@ -53,3 +53,31 @@ def test_shared_data_paths_exist():
     for section, key, path in _paths(cfg):
         if path.startswith(shared + os.sep):
             assert os.path.exists(path), '%s.%s: %s does not exist' % (section, key, path)
+
+
+STAGE2 = os.path.join(REPO, 'config', 'training', 'face_default_stage2.yaml')
+
+
+def test_stage2_refines_stage1_from_its_best_checkpoint_with_mosaic():
+    stage1 = load_config(CONFIG)
+    both = load_config([CONFIG, STAGE2])
+    assert both['data']['train'] == stage1['data']['train']  # same data, nothing from wider_dev
+    assert both['data']['mosaic'] > 0 and stage1['data']['mosaic'] == 0
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE2), both['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage1['output']['dir'], 'best.pt'))
+    assert both['output']['dir'] != stage1['output']['dir']  # stage 2 must not overwrite its own starting point
+    makefile = open(os.path.join(REPO, 'Makefile')).read()
+    assert '--config config/training/face_default.yaml --config config/training/face_default_stage2.yaml' in makefile
+
+
+def test_train_cli_merges_several_configs_in_order(tmp_path, capsys):
+    from face_ssd_training.train import main
+    assert main(['--config', CONFIG, '--config', STAGE2, '--print-config']) == 0
+    out = capsys.readouterr().out
+    assert 'mosaic: 0.5' in out and 'face_default_stage2' in out
+    other = tmp_path / 'other.yaml'
+    other.write_text('train: {epochs: 3}\n')
+    with pytest.raises(SystemExit) as exc:
+        main(['--config', CONFIG, '--config', str(other), '--print-config'])
+    assert exc.value.code == 2
+    assert 'different folders' in capsys.readouterr().err

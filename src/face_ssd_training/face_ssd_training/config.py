@@ -57,6 +57,7 @@ _RULES = {
     'model.channel_order': (str, lambda v: v in ('RGB', 'BGR'), 'RGB or BGR'),
     'data.augment': (str, lambda v: v in ('ssd', 'face', 'light', 'eval'), 'one of ssd, face, light, eval'),
     'data.min_box_size': (_NUM, lambda v: v >= 0, '>= 0'),
+    'data.mosaic': (_NUM, lambda v: 0 <= v <= 1, 'a probability in [0, 1] (0 = no mosaic canvases)'),
     'data.strict': (bool, None, 'true or false'),
     'train.epochs': (int, lambda v: v >= 1, '>= 1'),
     'train.batch_size': (int, lambda v: v >= 1, '>= 1'),
@@ -122,13 +123,15 @@ def check_config(cfg):
 
 
 def load_config(path=None, overrides=()):
-    """Defaults <- YAML file <- overrides, validated. Relative dataset paths stay as given."""
+    """Defaults <- YAML file(s) <- overrides, validated. ``path``: one file or a list merged in order (a later file
+    overrides an earlier one key by key; lists are replaced). Relative dataset paths stay as given."""
+    paths = [path] if isinstance(path, str) else list(path or ())
     cfg = load_defaults()
-    if path:
-        with open(path) as f:
+    for one in paths:
+        with open(one) as f:
             user = yaml.safe_load(f) or {}
         if not isinstance(user, dict):
-            raise ConfigError('%s must hold a mapping of sections' % path)
+            raise ConfigError('%s must hold a mapping of sections' % one)
         _merge(cfg, user)
     for text in overrides:
         _merge(cfg, parse_override(text))

@@ -88,13 +88,16 @@ def collate_matched(batch):
             torch.stack([b[1]['labels'] for b in batch]), [b[1]['image_id'] for b in batch])
 
 
-def make_datasets(cfg, labels, train_tf, val_tf, base_dir):
-    train_sets = [build_dataset(s, labels, train_tf, base_dir) for s in cfg['data']['train']]
+def make_datasets(cfg, labels, train_tf, val_tf, base_dir, mosaic=None):
+    """(train ConcatDataset, val ConcatDataset or None). mosaic: None, or ``(post_tf, size)`` to wrap the
+    training sets in :class:`~.data.mosaic.MosaicDataset` with probability ``data.mosaic``."""
+    item_tf = None if mosaic is not None else train_tf
+    train_sets = [build_dataset(s, labels, item_tf, base_dir) for s in cfg['data']['train']]
     for neg in cfg['data']['negatives']:
         from .data.folder import ImageFolderDataset
         ds = ImageFolderDataset(resolve_path(neg['images'], base_dir), filelist=resolve_path(neg.get('filelist'), base_dir),
                                 labels=labels)
-        ds.transform = train_tf
+        ds.transform = item_tf
         train_sets.append(ds)
     val_sets = [build_dataset(s, labels, val_tf, base_dir) for s in cfg['data']['val']]
     for ds in train_sets + val_sets:
@@ -105,7 +108,12 @@ def make_datasets(cfg, labels, train_tf, val_tf, base_dir):
                 raise TrainingError('data.strict is set and validation skipped items:\n%s' % report.format())
     if not train_sets or sum(len(d) for d in train_sets) == 0:
         raise TrainingError('no training images: add datasets under data.train in the config')
-    return ConcatDataset(train_sets), (ConcatDataset(val_sets) if val_sets else None)
+    train_set = ConcatDataset(train_sets)
+    if mosaic is not None:
+        from .data.mosaic import MosaicDataset
+        post_tf, size = mosaic
+        train_set = MosaicDataset(train_set, train_tf, post_tf, size, p=cfg['data']['mosaic'])
+    return train_set, (ConcatDataset(val_sets) if val_sets else None)
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -180,7 +188,14 @@ class Trainer(object):
         val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std,
                                               channel_order=m['channel_order']),
                               priors, self.model.prior_spec.variances, t['iou_threshold'])
-        self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir)
+        mosaic = None
+        if cfg['data']['mosaic'] > 0:
+            from .data.transforms import build_mosaic_post
+            post = build_mosaic_post((self.width, self.height), self.mean, self.std, channel_order=m['channel_order'],
+                                     min_size_px=cfg['data']['min_box_size'])
+            mosaic = (MatchTargets(post, priors, self.model.prior_spec.variances, t['iou_threshold']),
+                      (self.width, self.height))
+        self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir, mosaic=mosaic)
         sampler = None
         if self.distributed:
             sampler = torch.utils.data.distributed.DistributedSampler(self.train_set, shuffle=True, seed=t['seed'])
@@ -415,13 +430,19 @@ def train(cfg, config_dir='.', resume=None, progress=True):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='face-ssd-train', description=__doc__.split('\n\n')[0])
-    ap.add_argument('--config', help='training YAML (merged over the defaults)')
+    ap.add_argument('--config', action='append', default=[],
+                    help='training YAML merged over the defaults; repeat to merge several in order (a stage that '
+                         'refines another); the files must share a folder, which relative paths are resolved from')
     ap.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                     help='override one config value, e.g. --set train.epochs=10 (repeatable)')
     ap.add_argument('--resume', help='checkpoint (last.pt) to continue from')
     ap.add_argument('--no-progress', action='store_true', help='no progress bar')
     ap.add_argument('--print-config', action='store_true', help='print the merged config and exit')
     args = ap.parse_args(argv)
+    config_dirs = sorted(set(os.path.dirname(os.path.abspath(c)) for c in args.config))
+    if len(config_dirs) > 1:
+        ap.exit(2, 'face-ssd-train: config error: the --config files are in different folders (%s); relative '
+                   'dataset paths would be ambiguous, so put them in one folder\n' % ', '.join(config_dirs))
     try:
         cfg = load_config(args.config, args.overrides)
     except (ConfigError, OSError) as exc:
@@ -431,7 +452,7 @@ def main(argv=None):
         return 0
     torch.set_num_threads(max(1, torch.get_num_threads()))
     try:
-        res = train(cfg, os.path.dirname(os.path.abspath(args.config)) if args.config else '.', args.resume,
+        res = train(cfg, config_dirs[0] if config_dirs else '.', args.resume,
                     not args.no_progress)
     except (TrainingError, ConfigError) as exc:
         print('face-ssd-train: %s' % exc, file=sys.stderr)

@@ -411,6 +411,16 @@ def build_transform(preset: str, size: Tuple[int, int] = (320, 240), mean=DEFAUL
     return Compose(steps + tail)
 
 
+def build_mosaic_post(size: Tuple[int, int] = (320, 240), mean=DEFAULT_MEAN, std=DEFAULT_STD,
+                      channel_order: str = 'RGB', min_size_px: Optional[float] = 6.0) -> Compose:
+    """The steps a mosaic canvas (already the network ``size``, see :mod:`.mosaic`) gets after the geometric part
+    of the "face" preset: photometric distortion, mirror, tiny-box filter, :class:`ToTensor`."""
+    steps = [PhotometricDistort(), RandomMirror(), Resize(int(size[0]), int(size[1]))]
+    if min_size_px:
+        steps.append(FilterBoxes(min_size_px))
+    return Compose(steps + [ToTensor(mean, std, channel_order)])
+
+
 def detection_collate(batch: Sequence[Tuple[torch.Tensor, Dict]]) -> Tuple[torch.Tensor, List[Dict]]:
     """Batch items of a preset ending in ToTensor: ``(images float32 [B, 3, h, w], [target dict] * B)``."""
     images, targets = [], []
