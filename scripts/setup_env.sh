@@ -50,7 +50,8 @@ if ! stage_done deps "$H"; then
   python -c 'import rclpy, torch, onnxruntime, cv2, rosbags' || { echo "setup: dependency install failed" >&2; exit 1; }
   # The wheels' CMake exports name the manylinux build box's Python; point them at this venv.
   NPINC=$(python -c 'import numpy; print(numpy.get_include())')
-  grep -rlZ '/opt/python/cp311-cp311' "$VENV/share" --include='*.cmake' 2>/dev/null | xargs -0 -r sed -i \
+  # (a venv rewritten before has nothing left to match: grep's exit 1 is not a failure)
+  { grep -rlZ '/opt/python/cp311-cp311' "$VENV/share" --include='*.cmake' 2>/dev/null || true; } | xargs -0 -r sed -i \
     -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$NPINC#g" \
     -e "s#/opt/python/cp311-cp311/include/python3.11#$PYINC#g"
   mark deps "$H"; VERIFY=1

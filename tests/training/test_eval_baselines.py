@@ -61,3 +61,23 @@ def test_baseline_finds_faces(tmp_path, shared_data, script, package):
     assert rec['image'] == image and rec['width'] > 320
     strong = [b for b in rec['boxes'] if b[4] > 0.5]
     assert strong and all(0 <= b[0] < b[2] <= rec['width'] and 0 <= b[1] < b[3] <= rec['height'] for b in strong)
+
+
+def test_recall_by_size_buckets_faces_at_the_input_scale():
+    from face_ssd_ros.metrics.wider import WiderImageGT
+    rs = load_script('recall_by_size')
+    # native 960 px high, input 480: heights 20 -> 10 px, 60 -> 30 px, 200 -> 100 px; the last one is not counted
+    boxes = np.array([[0, 0, 20, 20], [100, 100, 160, 160], [300, 300, 500, 500], [600, 600, 700, 700]], float)
+    g = WiderImageGT(boxes=boxes, keep={'hard': np.array([0, 1, 2]), 'easy': np.array([2])})
+    preds = {'a': np.array([[100, 100, 160, 161, 0.9],   # finds the 30 px face
+                            [300, 300, 500, 500, 0.1],   # below the score threshold
+                            [0, 0, 20, 20, 0.95]])[[0, 1]]}
+    counts, found = rs.recall_by_size({'a': (g, 960)}, preds, 480, 'hard', 0.3)
+    edges = rs.EDGES
+    b10, b30, b100 = [int(np.searchsorted(edges, h, side='right') - 1) for h in (10, 30, 100)]
+    assert counts.sum() == 3 and counts[b10] == counts[b30] == counts[b100] == 1
+    assert found.tolist() == [1 if i == b30 else 0 for i in range(len(counts))]
+    counts, found = rs.recall_by_size({'a': (g, 960)}, preds, 480, 'hard', 0.05)
+    assert found[b100] == 1 and found.sum() == 2
+    counts, _ = rs.recall_by_size({'a': (g, 960)}, {}, 480, 'easy', 0.3)
+    assert counts.sum() == 1 and counts[b100] == 1
