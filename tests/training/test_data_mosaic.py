@@ -87,7 +87,7 @@ class _Raw(torch.utils.data.Dataset):
 
 
 def test_dataset_wrapper_mixes_canvases_and_single_items():
-    post = build_mosaic_post((320, 240))
+    post = build_mosaic_post()
     single = build_transform('face', (320, 240))
     torch.manual_seed(0)
     ds = MosaicDataset(_Raw(), single, post, (320, 240), p=1.0)
@@ -112,7 +112,6 @@ def test_config_validates_the_mosaic_probability():
 
 @pytest.mark.skipif(not os.path.isdir(DATA), reason='../shared/data is not beside the checkout')
 def test_training_with_mosaic_runs_on_real_images(tmp_path):
-    from face_ssd_training.data.mosaic import MosaicDataset as Wrapped
     from face_ssd_training.train import Trainer
     dlib = os.path.join(DATA, 'dlib')
     cfg = load_config(overrides=['model.arch=slim', 'model.input_size=[160, 120]', 'data.mosaic=1.0',
@@ -121,7 +120,7 @@ def test_training_with_mosaic_runs_on_real_images(tmp_path):
     cfg['data']['train'] = [{'format': 'wider', 'images': os.path.join(dlib, 'images'),
                              'gt': os.path.join(dlib, 'dlib_bbx_gt.txt')}]
     trainer = Trainer(cfg, progress=False)
-    assert isinstance(trainer.train_set, Wrapped)
+    assert isinstance(trainer.train_set, MosaicDataset)
     images, loc, labels, ids = next(iter(trainer.train_loader))
     assert tuple(images.shape) == (4, 3, 120, 160) and all(i.endswith('+mosaic') for i in ids)
     assert int((labels > 0).sum()) > 0  # faces from the canvases were matched to priors

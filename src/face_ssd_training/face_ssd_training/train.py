@@ -88,10 +88,11 @@ def collate_matched(batch):
             torch.stack([b[1]['labels'] for b in batch]), [b[1]['image_id'] for b in batch])
 
 
-def make_datasets(cfg, labels, train_tf, val_tf, base_dir, mosaic=None):
-    """(train ConcatDataset, val ConcatDataset or None). mosaic: None, or ``(post_tf, size)`` to wrap the
-    training sets in :class:`~.data.mosaic.MosaicDataset` with probability ``data.mosaic``."""
-    item_tf = None if mosaic is not None else train_tf
+def make_datasets(cfg, labels, train_tf, val_tf, base_dir, mosaic_post=None, fill=None):
+    """(train dataset, val ConcatDataset or None). mosaic_post: None, or the transform of mosaic canvases, to wrap
+    the training sets in :class:`~.data.mosaic.MosaicDataset` (probability ``data.mosaic``, canvas filled with the
+    RGB pixel ``fill``)."""
+    item_tf = None if mosaic_post is not None else train_tf
     train_sets = [build_dataset(s, labels, item_tf, base_dir) for s in cfg['data']['train']]
     for neg in cfg['data']['negatives']:
         from .data.folder import ImageFolderDataset
@@ -109,10 +110,10 @@ def make_datasets(cfg, labels, train_tf, val_tf, base_dir, mosaic=None):
     if not train_sets or sum(len(d) for d in train_sets) == 0:
         raise TrainingError('no training images: add datasets under data.train in the config')
     train_set = ConcatDataset(train_sets)
-    if mosaic is not None:
+    if mosaic_post is not None:
         from .data.mosaic import MosaicDataset
-        post_tf, size = mosaic
-        train_set = MosaicDataset(train_set, train_tf, post_tf, size, p=cfg['data']['mosaic'])
+        train_set = MosaicDataset(train_set, train_tf, mosaic_post, cfg['model']['input_size'],
+                                  p=cfg['data']['mosaic'], fill=fill)
     return train_set, (ConcatDataset(val_sets) if val_sets else None)
 
 
@@ -180,7 +181,7 @@ class Trainer(object):
             self._init_from(resolve_path(t['init_checkpoint'], config_dir))
         self.model.to(self.device)
         priors = self.model.priors(self.width, self.height)
-        from .data.transforms import build_transform
+        from .data.transforms import build_transform, rgb_fill
         train_tf = MatchTargets(build_transform(cfg['data']['augment'], (self.width, self.height), self.mean, self.std,
                                                 channel_order=m['channel_order'],
                                                 min_size_px=cfg['data']['min_box_size']),
@@ -188,14 +189,14 @@ class Trainer(object):
         val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std,
                                               channel_order=m['channel_order']),
                               priors, self.model.prior_spec.variances, t['iou_threshold'])
-        mosaic = None
+        mosaic_post = None
         if cfg['data']['mosaic'] > 0:
             from .data.transforms import build_mosaic_post
-            post = build_mosaic_post((self.width, self.height), self.mean, self.std, channel_order=m['channel_order'],
-                                     min_size_px=cfg['data']['min_box_size'])
-            mosaic = (MatchTargets(post, priors, self.model.prior_spec.variances, t['iou_threshold']),
-                      (self.width, self.height))
-        self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir, mosaic=mosaic)
+            mosaic_post = MatchTargets(build_mosaic_post(self.mean, self.std, m['channel_order'],
+                                                         cfg['data']['min_box_size']),
+                                       priors, self.model.prior_spec.variances, t['iou_threshold'])
+        self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir, mosaic_post,
+                                                     rgb_fill(self.mean, m['channel_order']))
         sampler = None
         if self.distributed:
             sampler = torch.utils.data.distributed.DistributedSampler(self.train_set, shuffle=True, seed=t['seed'])

@@ -67,19 +67,21 @@ class MosaicDataset(torch.utils.data.Dataset):
 
     base: dataset of raw ``(image, target)`` items (no transform); single: full transform for ordinary items;
     post: transform applied to a canvas (must not crop or resize it: it is already ``size``); size: network
-    (width, height); face_px: face-size range of the cells (see :func:`mosaic_canvas`).
+    (width, height); face_px: face-size range of the cells (see :func:`mosaic_canvas`); fill: RGB pixel of empty
+    canvas areas (default the default model mean).
     Length and indexing follow ``base``; randomness comes from torch's RNG (reproducible per worker seed).
     """
 
     def __init__(self, base, single: Callable, post: Callable, size: Tuple[int, int], p: float = 0.5,
-                 face_px: Tuple[float, Optional[float]] = (8.0, None), fill=DEFAULT_MEAN):
+                 face_px: Tuple[float, Optional[float]] = (8.0, None), fill=None):
         if not 0.0 <= p <= 1.0:
             raise ValueError('mosaic probability must be in [0, 1], got %r' % (p,))
         if len(base) == 0:
             raise ValueError('mosaic needs a non-empty dataset')
         self.base, self.single, self.post = base, single, post
         self.size = (int(size[0]), int(size[1]))
-        self.p, self.face_px, self.fill = float(p), face_px, fill
+        self.p, self.face_px = float(p), face_px
+        self.fill = DEFAULT_MEAN if fill is None else tuple(fill)
 
     def __len__(self) -> int:
         return len(self.base)

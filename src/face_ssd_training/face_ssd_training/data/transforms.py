@@ -380,6 +380,16 @@ PRESETS = {
 }
 
 
+def rgb_fill(mean=DEFAULT_MEAN, channel_order: str = 'RGB') -> Tuple[float, float, float]:
+    """The model mean (given in ``channel_order``) as an RGB pixel: the fill of zoomed-out or empty canvas areas."""
+    return tuple(mean) if channel_order == 'RGB' else tuple(mean)[::-1]
+
+
+def _colour_and_mirror() -> List[Transform]:
+    """The steps of the "face" preset after its crop (also applied to mosaic canvases)."""
+    return [PhotometricDistort(), RandomMirror()]
+
+
 def build_transform(preset: str, size: Tuple[int, int] = (320, 240), mean=DEFAULT_MEAN, std=DEFAULT_STD,
                     channel_order: str = 'RGB', min_size_px: Optional[float] = None,
                     face_px: Tuple[float, Optional[float]] = (10.0, None)) -> Compose:
@@ -390,7 +400,7 @@ def build_transform(preset: str, size: Tuple[int, int] = (320, 240), mean=DEFAUL
     face_px: ("face" only) range of the sampled face size in output pixels (max default 0.75 x min(size)).
     """
     w, h = int(size[0]), int(size[1])
-    rgb_mean = tuple(mean) if channel_order == 'RGB' else tuple(mean)[::-1]
+    rgb_mean = rgb_fill(mean, channel_order)
     tail = [ToTensor(mean, std, channel_order)]
     if preset == 'eval':
         steps = [Resize(w, h)]
@@ -400,8 +410,7 @@ def build_transform(preset: str, size: Tuple[int, int] = (320, 240), mean=DEFAUL
     elif preset == 'ssd':
         steps = [Expand(rgb_mean), RandomSampleCrop(), RandomMirror(), Resize(w, h), PhotometricDistort()]
     elif preset == 'face':
-        steps = [FaceScaleCrop((w, h), face_px=face_px, fill=rgb_mean), PhotometricDistort(), RandomMirror(),
-                 Resize(w, h)]
+        steps = [FaceScaleCrop((w, h), face_px=face_px, fill=rgb_mean)] + _colour_and_mirror() + [Resize(w, h)]
         if min_size_px is None:
             min_size_px = 6.0
     else:
@@ -411,11 +420,11 @@ def build_transform(preset: str, size: Tuple[int, int] = (320, 240), mean=DEFAUL
     return Compose(steps + tail)
 
 
-def build_mosaic_post(size: Tuple[int, int] = (320, 240), mean=DEFAULT_MEAN, std=DEFAULT_STD,
-                      channel_order: str = 'RGB', min_size_px: Optional[float] = 6.0) -> Compose:
-    """The steps a mosaic canvas (already the network ``size``, see :mod:`.mosaic`) gets after the geometric part
+def build_mosaic_post(mean=DEFAULT_MEAN, std=DEFAULT_STD, channel_order: str = 'RGB',
+                      min_size_px: Optional[float] = 6.0) -> Compose:
+    """The steps a mosaic canvas (already the network size, see :mod:`.mosaic`) gets after the geometric part
     of the "face" preset: photometric distortion, mirror, tiny-box filter, :class:`ToTensor`."""
-    steps = [PhotometricDistort(), RandomMirror(), Resize(int(size[0]), int(size[1]))]
+    steps = _colour_and_mirror()
     if min_size_px:
         steps.append(FilterBoxes(min_size_px))
     return Compose(steps + [ToTensor(mean, std, channel_order)])
