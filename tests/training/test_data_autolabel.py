@@ -57,7 +57,8 @@ def test_voc_output_round_trips_through_vocdataset(image_dir, tmp_path):
     root, images = collect_inputs([image_dir])
     assert root == os.path.abspath(image_dir) and len(images) == 4
     stats = autolabel(images, FakeProposer(), VOCWriter(out, FakeProposer.labels), 0.5, 8, progress=False)
-    assert stats == {'images': 3, 'images_with_boxes': 2, 'boxes': 4, 'unreadable': 1, 'skipped_empty': 0}
+    assert stats == {'images': 3, 'images_with_boxes': 2, 'boxes': 4, 'ignores': 0, 'unreadable': 1,
+                     'skipped_empty': 0}
     ds = VOCDataset(out, 'default', strict=True)
     assert ds.labels == ['background', 'face', 'cartoon']
     recs = {r.image_id: r for r in ds.records}
@@ -92,6 +93,29 @@ def test_wider_output_round_trips_through_widerfacedataset(image_dir, tmp_path):
     np.testing.assert_allclose(recs['sub/b.jpg'].boxes, [[6, 8, 30, 24]], atol=0.01)
     with pytest.raises(ValueError, match='one class'):
         WiderWriter(str(tmp_path / 'w2'), ['face', 'cartoon'])
+
+
+def test_ignore_threshold_writes_uncertain_and_tiny_faces_as_ignore_regions(image_dir, tmp_path):
+    out = str(tmp_path / 'w')
+    root, images = collect_inputs([image_dir])
+    writer = WiderWriter(out, ['face'])
+    stats = autolabel(images, OneClass(), writer, 0.5, 8, progress=False, skip_empty=True, ignore_threshold=0.2)
+    # a.jpg and b.jpg: 1 box each + 2 ignores (the 3x3 px face at 0.95 and the 0.3 one); tiny.jpg still skipped
+    assert stats['images'] == 2 and stats['boxes'] == 2 and stats['ignores'] == 4 and stats['skipped_empty'] == 1
+    dropped = WiderFaceDataset(root, writer.gt_path, strict=True)  # default: invalid boxes dropped
+    assert {r.image_id: len(r.boxes) for r in dropped.records} == {'a.jpg': 1, 'sub/b.jpg': 1}
+    ds = WiderFaceDataset(root, writer.gt_path, strict=True, invalid_as_ignore=True)
+    a = {r.image_id: r for r in ds.records}['a.jpg']
+    assert a.labels.tolist() == [1, -1, -1]
+    np.testing.assert_allclose(a.boxes[1:], [[1, 1, 4, 4], [20, 16, 40, 32]], atol=0.01)
+    row = json.loads(open(os.path.join(out, 'proposals.jsonl')).readline())
+    assert [b[4] for b in row['ignore']] == [0.95, 0.3]
+    with pytest.raises(ValueError, match='ignore threshold'):
+        autolabel(images, OneClass(), WiderWriter(str(tmp_path / 'x'), ['face']), 0.5, 8, progress=False,
+                  ignore_threshold=0.6)
+    voc = str(tmp_path / 'voc')
+    autolabel(images, OneClass(), VOCWriter(voc, ['face']), 0.5, 8, progress=False, ignore_threshold=0.2)
+    assert open(os.path.join(voc, 'Annotations', 'a.xml')).read().count('<difficult>1</difficult>') == 2
 
 
 def test_cli_with_filelist_and_injected_proposer(image_dir, tmp_path, capsys):

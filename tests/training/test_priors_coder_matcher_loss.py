@@ -100,6 +100,35 @@ def test_matcher_no_ground_truth():
     assert boxes.shape == (10, 4) and labels.sum() == 0
 
 
+def test_matcher_ignore_regions_make_ignored_priors_not_positives():
+    priors = corner_to_center(torch.tensor([[0., 0., .2, .2], [.05, .05, .25, .25], [.6, .6, .9, .9],
+                                            [.5, .5, .55, .55], [.0, .7, .1, .8]]))
+    gt = torch.tensor([[.62, .62, .88, .88], [0., 0., .2, .2], [.51, .51, .53, .53]])
+    boxes, labels = match(gt, torch.tensor([1, -1, -1]), priors, 0.5, ignore_iou_threshold=0.3)
+    # prior 0 (IoU 1) and prior 1 (IoU 0.39) lie on the first ignore region; prior 3 is the best prior of the tiny
+    # one (IoU 0.16 < 0.3); prior 2 stays the object's positive, prior 4 background
+    assert labels.tolist() == [-1, -1, 1, -1, 0]
+    torch.testing.assert_close(boxes[2], gt[0])
+    _, only_ignore = match(gt[1:], torch.tensor([-1, -1]), priors, 0.5, ignore_iou_threshold=0.3)
+    assert only_ignore.tolist() == [-1, -1, 0, -1, 0]
+    # a positive wins over an ignore region on the same prior
+    _, both = match(gt[:2], torch.tensor([-1, 1]), priors, 0.5, ignore_iou_threshold=0.3)
+    assert both.tolist() == [1, 0, -1, 0, 0]
+
+
+def test_ignored_priors_are_neither_negatives_nor_in_the_loss():
+    labels = torch.tensor([[1, -1, -1, 0, 0, 0, 0, 0]])
+    bg_loss = torch.tensor([[0., 9., 8., 1., 2., 3., 4., 0.5]])  # the ignored priors would be the hardest
+    mask = hard_negative_mask(bg_loss, labels, 3, 2)
+    assert mask[0].tolist() == [True, False, False, False, True, True, True, False]
+    crit = MultiBoxLoss(3, 2)
+    conf = torch.zeros(1, 8, 2)
+    conf[0, 1:3, 1] = 5.0  # confident faces on the ignored priors: no loss for them
+    _, cls_ignored = crit(conf, torch.zeros(1, 8, 4), labels, torch.zeros(1, 8, 4))
+    _, cls_plain = crit(torch.zeros(1, 8, 2), torch.zeros(1, 8, 4), labels, torch.zeros(1, 8, 4))
+    assert cls_ignored.item() == pytest.approx(cls_plain.item())
+
+
 def test_hard_negative_mining_ratio_and_min_negatives():
     labels = torch.tensor([[1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]])
     bg_loss = torch.arange(16, dtype=torch.float32).reshape(2, 8)

@@ -58,6 +58,7 @@ _RULES = {
     'data.augment': (str, lambda v: v in ('ssd', 'face', 'light', 'eval'), 'one of ssd, face, light, eval'),
     'data.min_box_size': (_NUM, lambda v: v >= 0, '>= 0'),
     'data.mosaic': (_NUM, lambda v: 0 <= v <= 1, 'a probability in [0, 1] (0 = no mosaic canvases)'),
+    'data.small_boxes': (str, lambda v: v in ('drop', 'ignore'), 'drop or ignore'),
     'data.strict': (bool, None, 'true or false'),
     'train.epochs': (int, lambda v: v >= 1, '>= 1'),
     'train.batch_size': (int, lambda v: v >= 1, '>= 1'),
@@ -70,6 +71,7 @@ _RULES = {
     'train.warmup_epochs': (_NUM, lambda v: v >= 0, '>= 0'),
     'train.freeze_base_epochs': (int, lambda v: v >= 0, '>= 0'),
     'train.iou_threshold': (_NUM, lambda v: 0 < v < 1, 'in (0, 1)'),
+    'train.ignore_iou_threshold': (_NUM, lambda v: 0 < v <= 1, 'in (0, 1]'),
     'train.neg_pos_ratio': (_NUM, lambda v: v > 0, '> 0'),
     'train.min_negatives': (int, lambda v: v >= 0, '>= 0'),
     'train.grad_clip': (_NUM, lambda v: v >= 0, '>= 0 (0 = off)'),
@@ -119,6 +121,9 @@ def check_config(cfg):
         for i, ds in enumerate(cfg['data'][section]):
             if not isinstance(ds, dict) or ds.get('format') not in ('wider', 'voc', 'openimages', 'coco'):
                 raise ConfigError('data.%s[%d] needs format: wider|voc|openimages|coco, got %r' % (section, i, ds))
+            if 'invalid' in ds and (ds['format'] != 'wider' or ds['invalid'] not in ('drop', 'ignore')):
+                raise ConfigError('data.%s[%d].invalid must be drop or ignore, and only for format: wider, got %r'
+                                  % (section, i, ds['invalid']))
     return cfg
 
 

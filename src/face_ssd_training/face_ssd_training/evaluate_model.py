@@ -39,7 +39,8 @@ def voc_map_from_loader(model, dataset, labels, width, height, device, batch_siz
             idx += 1
     for i in range(len(dataset)):
         boxes, labs = raw_target(dataset, i)
-        gt[i] = {'boxes': boxes, 'labels': [labels[k] for k in labs]}
+        ignore = labs < 0  # ignore regions: a detection on one is neither a true nor a false positive
+        gt[i] = {'boxes': boxes, 'labels': [labels[k] if k >= 0 else labels[1] for k in labs], 'ignore': ignore}
     res = evaluate_detections(predictions, gt, labels=labels[1:])
     return float(res.map) if not np.isnan(res.map) else 0.0
 

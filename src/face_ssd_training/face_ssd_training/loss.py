@@ -9,7 +9,7 @@ def hard_negative_mask(background_loss, labels, neg_pos_ratio, min_negatives):
 
     Args:
         background_loss: [B, N] per-prior loss of predicting background (-log p_bg).
-        labels: [B, N] matched labels (0 = background).
+        labels: [B, N] matched labels (0 = background, < 0 = ignored: never a negative).
         neg_pos_ratio: negatives kept per positive (3 in SSD).
         min_negatives: negatives kept per image even without positives, so images with no
             objects (hard negatives) still teach the background class.
@@ -20,11 +20,12 @@ def hard_negative_mask(background_loss, labels, neg_pos_ratio, min_negatives):
     pos = labels > 0
     num_pos = pos.sum(dim=1, keepdim=True)
     num_neg = torch.clamp(num_pos * neg_pos_ratio, min=min_negatives)
+    neg = labels == 0
     loss = background_loss.clone()
-    loss[pos] = -float('inf')
+    loss[~neg] = -float('inf')
     _, order = loss.sort(dim=1, descending=True)
     _, rank = order.sort(dim=1)
-    return pos | (rank < num_neg)
+    return pos | (neg & (rank < num_neg))
 
 
 class MultiBoxLoss(nn.Module):
@@ -50,7 +51,7 @@ class MultiBoxLoss(nn.Module):
         Args:
             conf_logits: [B, N, C] raw class scores.
             loc_pred: [B, N, 4] predicted offsets.
-            labels: [B, N] int64 matched labels.
+            labels: [B, N] int64 matched labels (-1 = ignored prior: no loss at all).
             loc_target: [B, N, 4] encoded targets.
 
         Returns:

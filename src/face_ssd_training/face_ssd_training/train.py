@@ -46,7 +46,7 @@ def build_dataset(spec, labels, transform, base_dir='.'):
     if fmt == 'wider':
         from .data.wider import WiderFaceDataset
         return WiderFaceDataset(p('images'), p('gt'), labels=labels, min_size=spec.get('min_size', 2.0),
-                                transform=transform)
+                                transform=transform, invalid_as_ignore=spec.get('invalid', 'drop') == 'ignore')
     if fmt == 'voc':
         from .data.voc import VOCDataset
         return VOCDataset(p('root'), image_set=spec.get('image_set', 'trainval'), labels_file=p('labels_file'),
@@ -67,17 +67,18 @@ class MatchTargets(object):
     the DataLoader workers so matching costs the training loop nothing.
     """
 
-    def __init__(self, transform, priors, variances, iou_threshold):
+    def __init__(self, transform, priors, variances, iou_threshold, ignore_iou_threshold=0.2):
         self.transform = transform
         self.priors = priors
         self.variances = variances
         self.iou_threshold = iou_threshold
+        self.ignore_iou_threshold = ignore_iou_threshold
 
     def __call__(self, image, target):
         image, target = self.transform(image, target)
         boxes = torch.as_tensor(target['boxes'], dtype=torch.float32).reshape(-1, 4)
         labels = torch.as_tensor(target['labels'], dtype=torch.int64).reshape(-1)
-        matched, prior_labels = match(boxes, labels, self.priors, self.iou_threshold)
+        matched, prior_labels = match(boxes, labels, self.priors, self.iou_threshold, self.ignore_iou_threshold)
         loc = encode(corner_to_center(matched), self.priors, self.variances)
         return image, {'loc': loc, 'labels': prior_labels, 'image_id': target.get('image_id', '')}
 
@@ -184,17 +185,19 @@ class Trainer(object):
         from .data.transforms import build_transform, rgb_fill
         train_tf = MatchTargets(build_transform(cfg['data']['augment'], (self.width, self.height), self.mean, self.std,
                                                 channel_order=m['channel_order'],
-                                                min_size_px=cfg['data']['min_box_size']),
-                                priors, self.model.prior_spec.variances, t['iou_threshold'])
+                                                min_size_px=cfg['data']['min_box_size'],
+                                                small_boxes=cfg['data']['small_boxes']),
+                                priors, self.model.prior_spec.variances, t['iou_threshold'], t['ignore_iou_threshold'])
         val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std,
                                               channel_order=m['channel_order']),
-                              priors, self.model.prior_spec.variances, t['iou_threshold'])
+                              priors, self.model.prior_spec.variances, t['iou_threshold'], t['ignore_iou_threshold'])
         mosaic_post = None
         if cfg['data']['mosaic'] > 0:
             from .data.transforms import build_mosaic_post
             mosaic_post = MatchTargets(build_mosaic_post(self.mean, self.std, m['channel_order'],
-                                                         cfg['data']['min_box_size']),
-                                       priors, self.model.prior_spec.variances, t['iou_threshold'])
+                                                         cfg['data']['min_box_size'], cfg['data']['small_boxes']),
+                                       priors, self.model.prior_spec.variances, t['iou_threshold'],
+                                       t['ignore_iou_threshold'])
         self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir, mosaic_post,
                                                      rgb_fill(self.mean, m['channel_order']))
         sampler = None

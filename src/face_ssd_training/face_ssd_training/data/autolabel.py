@@ -116,14 +116,18 @@ def filter_proposals(proposals: Iterable[Proposal], width: int, height: int, sco
 # --------------------------------------------------------------------------------------------------------------
 # writers
 
-def voc_xml(filename: str, width: int, height: int, proposals: Sequence[Proposal]) -> str:
-    """A Pascal VOC annotation as CVAT writes it ("PASCAL VOC 1.1"): float corners in pixels."""
+def voc_xml(filename: str, width: int, height: int, proposals: Sequence[Proposal],
+            ignores: Sequence[Proposal] = ()) -> str:
+    """A Pascal VOC annotation as CVAT writes it ("PASCAL VOC 1.1"): float corners in pixels; ``ignores`` are
+    written as ``difficult`` objects."""
     objs = []
-    for x1, y1, x2, y2, _score, label in proposals:
-        objs.append('  <object>\n    <name>%s</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n'
-                    '    <occluded>0</occluded>\n    <difficult>0</difficult>\n    <bndbox>\n'
-                    '      <xmin>%.2f</xmin>\n      <ymin>%.2f</ymin>\n      <xmax>%.2f</xmax>\n'
-                    '      <ymax>%.2f</ymax>\n    </bndbox>\n  </object>\n' % (escape(label), x1, y1, x2, y2))
+    for difficult, group in ((0, proposals), (1, ignores)):
+        for x1, y1, x2, y2, _score, label in group:
+            objs.append('  <object>\n    <name>%s</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n'
+                        '    <occluded>0</occluded>\n    <difficult>%d</difficult>\n    <bndbox>\n'
+                        '      <xmin>%.2f</xmin>\n      <ymin>%.2f</ymin>\n      <xmax>%.2f</xmax>\n'
+                        '      <ymax>%.2f</ymax>\n    </bndbox>\n  </object>\n'
+                        % (escape(label), difficult, x1, y1, x2, y2))
     return ('<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n  <folder></folder>\n'
             '  <filename>%s</filename>\n  <source>\n    <database>Unknown</database>\n'
             '    <annotation>face-ssd-autolabel</annotation>\n    <image>Unknown</image>\n  </source>\n'
@@ -138,13 +142,18 @@ class _Writer(object):
         os.makedirs(out_dir, exist_ok=True)
         self._jsonl = open(os.path.join(out_dir, 'proposals.jsonl'), 'w', encoding='utf-8')
 
-    def add(self, image_path: str, relpath: str, width: int, height: int, proposals: Sequence[Proposal]) -> None:
-        self._jsonl.write(json.dumps({'image': image_path, 'width': width, 'height': height,
-                                      'boxes': [[round(v, 2) for v in p[:4]] + [round(p[4], 4), p[5]]
-                                                for p in proposals]}) + '\n')
-        self._add(image_path, relpath, width, height, proposals)
+    def add(self, image_path: str, relpath: str, width: int, height: int, proposals: Sequence[Proposal],
+            ignores: Sequence[Proposal] = ()) -> None:
+        """proposals: the boxes to learn; ignores: uncertain ones (ignore regions: WIDER ``invalid``, VOC
+        ``difficult``)."""
+        row = {'image': image_path, 'width': width, 'height': height,
+               'boxes': [[round(v, 2) for v in p[:4]] + [round(p[4], 4), p[5]] for p in proposals]}
+        if ignores:
+            row['ignore'] = [[round(v, 2) for v in p[:4]] + [round(p[4], 4), p[5]] for p in ignores]
+        self._jsonl.write(json.dumps(row) + '\n')
+        self._add(image_path, relpath, width, height, proposals, ignores)
 
-    def _add(self, image_path, relpath, width, height, proposals):
+    def _add(self, image_path, relpath, width, height, proposals, ignores):
         raise NotImplementedError
 
     def close(self) -> None:
@@ -166,7 +175,7 @@ class VOCWriter(_Writer):
         self.ids = []  # type: List[str]
         self._seen = set()
 
-    def _add(self, image_path, relpath, width, height, proposals):
+    def _add(self, image_path, relpath, width, height, proposals, ignores):
         stem, ext = os.path.splitext(relpath.replace('\\', '/'))
         image_id = stem.replace('/', '__')
         if image_id in self._seen:
@@ -174,7 +183,7 @@ class VOCWriter(_Writer):
         self._seen.add(image_id)
         filename = image_id + ext
         with open(os.path.join(self.out_dir, 'Annotations', image_id + '.xml'), 'w', encoding='utf-8') as f:
-            f.write(voc_xml(filename, width, height, proposals))
+            f.write(voc_xml(filename, width, height, proposals, ignores))
         dst = os.path.join(self.out_dir, 'JPEGImages', filename)
         if self.images != 'none' and not os.path.lexists(dst):
             if self.images == 'symlink':
@@ -197,7 +206,8 @@ class VOCWriter(_Writer):
 
 
 class WiderWriter(_Writer):
-    """Writes ``OUT/autolabel_bbx_gt.txt`` (WIDER bbx_gt text, attributes 0, paths relative to the images root).
+    """Writes ``OUT/autolabel_bbx_gt.txt`` (WIDER bbx_gt text, attributes 0 except ``invalid`` = 1 on ignore
+    regions, paths relative to the images root).
     WIDER files carry no class names: only single-class proposers are accepted."""
 
     def __init__(self, out_dir: str, labels: Sequence[str]):
@@ -207,12 +217,13 @@ class WiderWriter(_Writer):
         self.gt_path = os.path.join(out_dir, 'autolabel_bbx_gt.txt')
         self._gt = open(self.gt_path, 'w', encoding='utf-8')
 
-    def _add(self, image_path, relpath, width, height, proposals):
-        self._gt.write('%s\n%d\n' % (relpath.replace('\\', '/'), len(proposals)))
-        if not proposals:
+    def _add(self, image_path, relpath, width, height, proposals, ignores):
+        self._gt.write('%s\n%d\n' % (relpath.replace('\\', '/'), len(proposals) + len(ignores)))
+        if not proposals and not ignores:
             self._gt.write('0 0 0 0 0 0 0 0 0 0\n')
-        for x1, y1, x2, y2, _s, _l in proposals:
-            self._gt.write('%.2f %.2f %.2f %.2f 0 0 0 0 0 0\n' % (x1, y1, x2 - x1, y2 - y1))
+        for invalid, group in ((0, proposals), (1, ignores)):
+            for x1, y1, x2, y2, _s, _l in group:
+                self._gt.write('%.2f %.2f %.2f %.2f 0 0 0 %d 0 0\n' % (x1, y1, x2 - x1, y2 - y1, invalid))
 
     def close(self):
         super().close()
@@ -256,14 +267,29 @@ def collect_inputs(inputs: Sequence[str], images_root: Optional[str] = None) -> 
     return root, out
 
 
+def split_ignores(proposals: Iterable[Proposal], width: int, height: int, score_threshold: float, min_size: float,
+                  ignore_threshold: float) -> List[Proposal]:
+    """The ignore regions among ``proposals`` (clipped like :func:`filter_proposals`): score >= ``ignore_threshold``
+    but not a kept box (score below ``score_threshold`` or smaller than ``min_size``), at least 1 pixel a side."""
+    return [p for p in filter_proposals(proposals, width, height, ignore_threshold, 1.0)
+            if p[4] < score_threshold or p[2] - p[0] < min_size or p[3] - p[1] < min_size]
+
+
 def autolabel(images: Sequence[Tuple[str, str]], proposer: Proposer, writer: _Writer, score_threshold: float = 0.5,
-              min_size: float = 8.0, progress: bool = True, skip_empty: bool = False) -> dict:
+              min_size: float = 8.0, progress: bool = True, skip_empty: bool = False,
+              ignore_threshold: Optional[float] = None) -> dict:
     """Run ``proposer`` on each ``(path, relpath)`` and hand the filtered proposals to ``writer`` (closed at the end).
 
     skip_empty: leave out images with no proposal (for pseudo-labels: faces the teacher missed there would otherwise
-    be learned as background). Returns counts: images, images_with_boxes, boxes, unreadable, skipped_empty."""
+    be learned as background). ignore_threshold: also write the proposals scored in [ignore_threshold,
+    score_threshold), and the confident ones under ``min_size``, as ignore regions (a training set read with them
+    neither learns them as faces nor as background; the proposer must emit scores that low). Returns counts:
+    images, images_with_boxes, boxes, ignores, unreadable, skipped_empty."""
     from tqdm import tqdm
-    stats = {'images': 0, 'images_with_boxes': 0, 'boxes': 0, 'unreadable': 0, 'skipped_empty': 0}
+    if ignore_threshold is not None and not 0 <= ignore_threshold < score_threshold:
+        raise ValueError('the ignore threshold (%g) must be in [0, score threshold = %g)'
+                         % (ignore_threshold, score_threshold))
+    stats = {'images': 0, 'images_with_boxes': 0, 'boxes': 0, 'ignores': 0, 'unreadable': 0, 'skipped_empty': 0}
     try:
         for path, rel in tqdm(images, desc='autolabel', unit='img', disable=not progress):
             image = read_image_rgb(path)
@@ -272,17 +298,21 @@ def autolabel(images: Sequence[Tuple[str, str]], proposer: Proposer, writer: _Wr
                 stats['unreadable'] += 1
                 continue
             h, w = image.shape[:2]
-            props = filter_proposals(proposer.propose(image), w, h, score_threshold, min_size)
+            raw = proposer.propose(image)
+            props = filter_proposals(raw, w, h, score_threshold, min_size)
             unknown = sorted(set(p[5] for p in props) - set(writer.labels[1:]))
             if unknown:
                 raise ValueError('proposer emitted labels %s not in its declared labels %s' % (unknown, writer.labels))
             if skip_empty and not props:
                 stats['skipped_empty'] += 1
                 continue
-            writer.add(path, rel, w, h, props)
+            ignores = [] if ignore_threshold is None else split_ignores(raw, w, h, score_threshold, min_size,
+                                                                         ignore_threshold)
+            writer.add(path, rel, w, h, props, ignores)
             stats['images'] += 1
             stats['images_with_boxes'] += bool(props)
             stats['boxes'] += len(props)
+            stats['ignores'] += len(ignores)
     finally:
         writer.close()
     return stats
@@ -309,6 +339,9 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     p.add_argument('--images-root', help='folder that relative paths (file lists, WIDER paths) refer to')
     p.add_argument('--score-threshold', type=float, default=0.5, help='minimum proposal score (default 0.5)')
     p.add_argument('--min-size', type=float, default=8.0, help='minimum box width and height in pixels (default 8)')
+    p.add_argument('--ignore-threshold', type=float, default=None,
+                   help='also write proposals scored from this up to --score-threshold, and confident ones under '
+                        '--min-size, as ignore regions (WIDER invalid=1, VOC difficult=1); default: none')
     p.add_argument('--skip-empty', action='store_true',
                    help='leave out images with no proposal (pseudo-labels for training: a face the teacher missed '
                         'would otherwise be learned as background)')
@@ -318,17 +351,19 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     try:
         root, images = collect_inputs(args.inputs, args.images_root)
         if proposer is None:
-            proposer = create_proposer(args.model, args.teacher, args.score_threshold, args.backend)
+            proposer = create_proposer(args.model, args.teacher, args.score_threshold if args.ignore_threshold is None
+                                       else args.ignore_threshold, args.backend)
         writer = VOCWriter(args.output, proposer.labels, images=args.images) if args.format == 'voc' \
             else WiderWriter(args.output, proposer.labels)
         stats = autolabel(images, proposer, writer, args.score_threshold, args.min_size,
-                          progress=not args.no_progress, skip_empty=args.skip_empty)
+                          progress=not args.no_progress, skip_empty=args.skip_empty,
+                          ignore_threshold=args.ignore_threshold)
     except (DatasetError, ValueError, ImportError, OSError) as exc:
         print('face-ssd-autolabel: error: %s' % exc, file=sys.stderr)
         return 2
-    print('%d images (%d with boxes), %d boxes, %d unreadable, %d left out with no box -> %s' % (
-        stats['images'], stats['images_with_boxes'], stats['boxes'], stats['unreadable'], stats['skipped_empty'],
-        args.output))
+    print('%d images (%d with boxes), %d boxes, %d ignore regions, %d unreadable, %d left out with no box -> %s' % (
+        stats['images'], stats['images_with_boxes'], stats['boxes'], stats['ignores'], stats['unreadable'],
+        stats['skipped_empty'], args.output))
     if args.format == 'voc':
         print("review them (e.g. import %s into CVAT as 'PASCAL VOC 1.1'), then train with "
               "VOCDataset('%s', image_set='default')" % (args.output, args.output))

@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 import numpy as np
 import torch.utils.data
 
+from .labels import IGNORE_LABEL
 from .validate import DatasetError, ValidationReport
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,12 @@ class DetectionDataset(torch.utils.data.Dataset):
         self.report = report
         self.transform = transform
         report.raise_if_strict(strict)
-        bad = [r.image_id for r in self.records if len(r.labels) and (r.labels.min() < 1 or
-                                                                     r.labels.max() >= len(self.labels))]
+        bad = [r.image_id for r in self.records if len(r.labels) and (
+            (r.labels.min() < 1 and (r.labels[r.labels < 1] != IGNORE_LABEL).any()) or
+            r.labels.max() >= len(self.labels))]
         if bad:  # a loader bug, never a data problem
-            raise AssertionError('labels out of range 1..%d in %s' % (len(self.labels) - 1, bad[:5]))
+            raise AssertionError('labels out of range 1..%d (or %d = ignore) in %s'
+                                 % (len(self.labels) - 1, IGNORE_LABEL, bad[:5]))
 
     @property
     def num_classes(self) -> int:
@@ -91,7 +94,7 @@ class DetectionDataset(torch.utils.data.Dataset):
         """Number of boxes per class name (background excluded), in label order."""
         counts = np.zeros(len(self.labels), dtype=np.int64)
         for r in self.records:
-            np.add.at(counts, r.labels, 1)
+            np.add.at(counts, r.labels[r.labels > 0], 1)  # ignore regions (-1) are no class
         return OrderedDict((name, int(c)) for name, c in zip(self.labels[1:], counts[1:]))
 
     def __repr__(self) -> str:

@@ -7,6 +7,9 @@ import os
 from typing import List, Optional, Sequence, Union
 
 BACKGROUND = 'background'
+#: Label of an ignore region in a target: a face too small to learn, or one a pseudo-label teacher was unsure of.
+#: Priors on it are neither positives nor negatives (see :func:`face_ssd_training.matcher.match`).
+IGNORE_LABEL = -1
 
 
 def normalize_labels(names: Sequence[str]) -> List[str]:

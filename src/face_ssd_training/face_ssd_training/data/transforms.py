@@ -19,6 +19,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from .labels import IGNORE_LABEL
+
 DEFAULT_MEAN = (127.0, 127.0, 127.0)
 DEFAULT_STD = (128.0, 128.0, 128.0)
 
@@ -284,7 +286,7 @@ class FaceScaleCrop(Transform):
         if rng.random() < self.p_whole:
             x0, y0, cw, ch = 0.0, 0.0, float(w), float(h)
         else:
-            x0, y0, cw, ch = self._crop_rect(w, h, boxes, rng)
+            x0, y0, cw, ch = self._crop_rect(w, h, boxes[labels > 0], rng)  # never centred on an ignore region
         sx, sy = out_w / cw, out_h / ch
         # exact affine map of the crop window onto the output; outside the image -> fill
         m = np.array([[sx, 0.0, -x0 * sx], [0.0, sy, -y0 * sy]], dtype=np.float64)
@@ -335,15 +337,22 @@ class Resize(Transform):
 
 
 class FilterBoxes(Transform):
-    """Drop boxes whose width or height (pixels, so use after Resize) is below ``min_size_px``."""
+    """Boxes whose width or height (pixels, so use after Resize) is below ``min_size_px`` are dropped, or with
+    ``as_ignore`` kept as ignore regions (label :data:`~.labels.IGNORE_LABEL`: not learned as objects, and the
+    priors on them not learned as background either)."""
 
-    def __init__(self, min_size_px: float):
+    def __init__(self, min_size_px: float, as_ignore: bool = False):
         self.min_size_px = float(min_size_px)
+        self.as_ignore = bool(as_ignore)
 
     def __call__(self, image, target, rng=None):
         boxes, labels = _boxes_labels(target)
-        keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= self.min_size_px
-        return image, _update(target, boxes[keep], labels[keep])
+        small = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) < self.min_size_px
+        if self.as_ignore:
+            labels = labels.copy()
+            labels[small] = IGNORE_LABEL
+            return image, _update(target, boxes, labels)
+        return image, _update(target, boxes[~small], labels[~small])
 
 
 class ToTensor(Transform):
@@ -385,6 +394,12 @@ def rgb_fill(mean=DEFAULT_MEAN, channel_order: str = 'RGB') -> Tuple[float, floa
     return tuple(mean) if channel_order == 'RGB' else tuple(mean)[::-1]
 
 
+def _small_as_ignore(small_boxes: str) -> bool:
+    if small_boxes not in ('drop', 'ignore'):
+        raise ValueError('small_boxes must be "drop" or "ignore", got %r' % (small_boxes,))
+    return small_boxes == 'ignore'
+
+
 def _colour_and_mirror() -> List[Transform]:
     """The steps of the "face" preset after its crop (also applied to mosaic canvases)."""
     return [PhotometricDistort(), RandomMirror()]
@@ -392,11 +407,12 @@ def _colour_and_mirror() -> List[Transform]:
 
 def build_transform(preset: str, size: Tuple[int, int] = (320, 240), mean=DEFAULT_MEAN, std=DEFAULT_STD,
                     channel_order: str = 'RGB', min_size_px: Optional[float] = None,
-                    face_px: Tuple[float, Optional[float]] = (10.0, None)) -> Compose:
+                    face_px: Tuple[float, Optional[float]] = (10.0, None), small_boxes: str = 'drop') -> Compose:
     """A named transform pipeline ending in :class:`ToTensor` (see :data:`PRESETS`).
 
     size: network input (width, height); mean/std: pixel units in ``channel_order`` (from the manifest);
     min_size_px: boxes smaller than this after resizing are dropped (default 6 for "face", none otherwise);
+    small_boxes: "drop" them, or keep them as "ignore" regions (see :class:`FilterBoxes`);
     face_px: ("face" only) range of the sampled face size in output pixels (max default 0.75 x min(size)).
     """
     w, h = int(size[0]), int(size[1])
@@ -416,17 +432,17 @@ def build_transform(preset: str, size: Tuple[int, int] = (320, 240), mean=DEFAUL
     else:
         raise ValueError('unknown transform preset %r (choose one of: %s)' % (preset, ', '.join(sorted(PRESETS))))
     if min_size_px:
-        steps.append(FilterBoxes(min_size_px))
+        steps.append(FilterBoxes(min_size_px, as_ignore=_small_as_ignore(small_boxes)))
     return Compose(steps + tail)
 
 
 def build_mosaic_post(mean=DEFAULT_MEAN, std=DEFAULT_STD, channel_order: str = 'RGB',
-                      min_size_px: Optional[float] = 6.0) -> Compose:
+                      min_size_px: Optional[float] = 6.0, small_boxes: str = 'drop') -> Compose:
     """The steps a mosaic canvas (already the network size, see :mod:`.mosaic`) gets after the geometric part
     of the "face" preset: photometric distortion, mirror, tiny-box filter, :class:`ToTensor`."""
     steps = _colour_and_mirror()
     if min_size_px:
-        steps.append(FilterBoxes(min_size_px))
+        steps.append(FilterBoxes(min_size_px, as_ignore=_small_as_ignore(small_boxes)))
     return Compose(steps + [ToTensor(mean, std, channel_order)])
 
 

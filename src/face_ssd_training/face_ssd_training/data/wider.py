@@ -14,7 +14,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .base import DetectionDataset
-from .labels import resolve_labels
+from .labels import IGNORE_LABEL, resolve_labels
 from .validate import DatasetError, IndexBuilder, ValidationReport
 
 #: attribute columns after x y w h
@@ -129,6 +129,8 @@ class WiderFaceDataset(DetectionDataset):
     (default: the only class, or 'face' when there are several, so WIDER sets mix with multi-class datasets).
     min_size: boxes narrower or lower than this (pixels) are dropped silently (counted in
     ``report.stats['boxes_filtered_small']``). skip_invalid: drop boxes with the WIDER ``invalid`` flag.
+    invalid_as_ignore: keep those boxes instead as ignore regions (label :data:`~.labels.IGNORE_LABEL`), e.g. the
+    faces a pseudo-label teacher was unsure of (``face-ssd-autolabel --ignore-threshold``); overrides skip_invalid.
     image_list: optional list (or file of lines) of relpaths to keep, e.g. ``wider_dev/images.txt``.
     An image whose boxes were all filtered (small / invalid) is skipped (``images_all_boxes_filtered``) so its
     faces are not learned as background; images with N = 0 are kept as negatives.
@@ -137,7 +139,7 @@ class WiderFaceDataset(DetectionDataset):
 
     def __init__(self, images_dir: str, gt_file: str, labels=('background', 'face'), min_size: float = 2.0,
                  skip_invalid: bool = True, transform=None, image_list=None, strict: bool = False,
-                 verify: str = 'decode', class_name: Optional[str] = None):
+                 verify: str = 'decode', class_name: Optional[str] = None, invalid_as_ignore: bool = False):
         labels = resolve_labels(labels)
         if class_name is None:
             if len(labels) != 2 and 'face' not in labels:
@@ -163,8 +165,10 @@ class WiderFaceDataset(DetectionDataset):
                 report.stats['images_listed'] += 1
                 continue
             keep = np.ones(len(e.boxes), dtype=bool)
-            if skip_invalid and len(e.boxes):
-                invalid = e.attrs[:, INVALID_COLUMN] != 0
+            invalid = e.attrs[:, INVALID_COLUMN] != 0 if len(e.boxes) else np.zeros(0, dtype=bool)
+            if invalid_as_ignore:
+                report.stats['boxes_invalid_as_ignore'] += int(invalid.sum())
+            elif skip_invalid and len(e.boxes):
                 report.stats['boxes_filtered_invalid'] += int(invalid.sum())
                 keep &= ~invalid
             finite = np.all(np.isfinite(e.boxes), axis=1)
@@ -178,6 +182,8 @@ class WiderFaceDataset(DetectionDataset):
                 report.stats['images_listed'] += 1
                 report.stats['images_all_boxes_filtered'] += 1
                 continue
-            builder.add(os.path.join(images_dir, e.relpath), e.relpath, xyxy, np.full(len(xyxy), class_index, np.int64),
+            box_labels = np.where(invalid[keep], IGNORE_LABEL, class_index).astype(np.int64) if invalid_as_ignore \
+                else np.full(len(xyxy), class_index, np.int64)
+            builder.add(os.path.join(images_dir, e.relpath), e.relpath, xyxy, box_labels,
                         gt_file, image_line=e.path_line, box_lines=[ln for ln, k in zip(e.box_lines, keep) if k])
         super().__init__(builder.records, labels, report, transform=transform, strict=strict)
