@@ -39,6 +39,8 @@ train-default: pseudo-labels
 	$(ACTIVATE)
 	face-ssd-train --config config/training/face_default.yaml
 	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml
+	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
+	  --config config/training/face_default_stage3.yaml
 
 eval-default: setup
 	$(ACTIVATE)

@@ -70,6 +70,27 @@ def test_stage2_refines_stage1_from_its_best_checkpoint_with_mosaic():
     assert '--config config/training/face_default.yaml --config config/training/face_default_stage2.yaml' in makefile
 
 
+STAGE3 = os.path.join(REPO, 'config', 'training', 'face_default_stage3.yaml')
+
+
+def test_stage3_refines_stage2_with_ignore_regions_on_the_same_images():
+    stage2 = load_config([CONFIG, STAGE2])
+    stage3 = load_config([CONFIG, STAGE2, STAGE3])
+    strip = lambda specs: [{k: v for k, v in s.items() if k != 'invalid'} for s in specs]  # noqa: E731
+    assert strip(stage3['data']['train']) == stage2['data']['train']  # same files; only how invalid boxes are read
+    ignored = [s['gt'] for s in stage3['data']['train'] if s.get('invalid') == 'ignore']
+    assert sum('out/pseudo/' in g for g in ignored) == 4 and stage3['data']['small_boxes'] == 'ignore'
+    assert stage3['data']['mosaic'] == stage2['data']['mosaic'] > 0
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE3), stage3['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage2['output']['dir'], 'last.pt'))
+    assert stage3['output']['dir'] not in (stage2['output']['dir'], load_config(CONFIG)['output']['dir'])
+    script = open(SCRIPT).read()
+    assert '--ignore-threshold' in script  # the pseudo-label files carry the ignore regions stage 3 reads
+    makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
+    assert re.search(r'face_default\.yaml --config config/training/face_default_stage2\.yaml\s+'
+                     r'--config config/training/face_default_stage3\.yaml', makefile)
+
+
 def test_train_cli_merges_several_configs_in_order(tmp_path, capsys):
     from face_ssd_training.train import main
     assert main(['--config', CONFIG, '--config', STAGE2, '--print-config']) == 0

