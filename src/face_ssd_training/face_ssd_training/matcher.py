@@ -2,7 +2,7 @@
 import torch
 
 from .box_coder import box_iou, center_to_corner
-from .data.labels import IGNORE_LABEL  # noqa: F401  (re-exported: also the label of an ignored prior)
+from .data.labels import IGNORE_LABEL  # also the label of an ignored prior
 
 
 def match(gt_boxes, gt_labels, priors_center, iou_threshold, ignore_iou_threshold=0.2):

@@ -47,9 +47,8 @@ class DetectionDataset(torch.utils.data.Dataset):
         self.report = report
         self.transform = transform
         report.raise_if_strict(strict)
-        bad = [r.image_id for r in self.records if len(r.labels) and (
-            (r.labels.min() < 1 and (r.labels[r.labels < 1] != IGNORE_LABEL).any()) or
-            r.labels.max() >= len(self.labels))]
+        bad = [r.image_id for r in self.records
+               if ((r.labels != IGNORE_LABEL) & ((r.labels < 1) | (r.labels >= len(self.labels)))).any()]
         if bad:  # a loader bug, never a data problem
             raise AssertionError('labels out of range 1..%d (or %d = ignore) in %s'
                                  % (len(self.labels) - 1, IGNORE_LABEL, bad[:5]))

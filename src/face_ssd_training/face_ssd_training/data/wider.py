@@ -168,7 +168,7 @@ class WiderFaceDataset(DetectionDataset):
             invalid = e.attrs[:, INVALID_COLUMN] != 0 if len(e.boxes) else np.zeros(0, dtype=bool)
             if invalid_as_ignore:
                 report.stats['boxes_invalid_as_ignore'] += int(invalid.sum())
-            elif skip_invalid and len(e.boxes):
+            elif skip_invalid:
                 report.stats['boxes_filtered_invalid'] += int(invalid.sum())
                 keep &= ~invalid
             finite = np.all(np.isfinite(e.boxes), axis=1)
@@ -182,8 +182,7 @@ class WiderFaceDataset(DetectionDataset):
                 report.stats['images_listed'] += 1
                 report.stats['images_all_boxes_filtered'] += 1
                 continue
-            box_labels = np.where(invalid[keep], IGNORE_LABEL, class_index).astype(np.int64) if invalid_as_ignore \
-                else np.full(len(xyxy), class_index, np.int64)
+            box_labels = np.where(invalid[keep] & invalid_as_ignore, IGNORE_LABEL, class_index).astype(np.int64)
             builder.add(os.path.join(images_dir, e.relpath), e.relpath, xyxy, box_labels,
                         gt_file, image_line=e.path_line, box_lines=[ln for ln, k in zip(e.box_lines, keep) if k])
         super().__init__(builder.records, labels, report, transform=transform, strict=strict)
