@@ -41,6 +41,8 @@ train-default: pseudo-labels
 	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml
 	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
 	  --config config/training/face_default_stage3.yaml
+	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
+	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml
 
 eval-default: setup
 	$(ACTIVATE)

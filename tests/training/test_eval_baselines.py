@@ -80,3 +80,18 @@ def test_recall_by_size_buckets_faces_at_the_input_scale():
     assert found[b100] == 1 and found.sum() == 2
     counts, _ = rs.recall_by_size({'a': (g, 960)}, {}, 480, 'easy', 0.3)
     assert counts.sum() == 1 and counts[b100] == 1
+
+
+def test_operating_point_counts_found_faces_and_clear_false_positives():
+    from face_ssd_ros.metrics.wider import WiderImageGT
+    rs = load_script('recall_by_size')
+    g = WiderImageGT(boxes=np.array([[0, 0, 20, 20], [100, 100, 160, 160]], float), keep={'hard': np.array([0])})
+    empty = WiderImageGT(boxes=np.zeros((0, 4)), keep={'hard': np.zeros(0, int)})
+    preds = {'a': np.array([[100, 100, 160, 161, 0.9],   # finds face 2 (an invalid one counts too)
+                            [0, 0, 30, 30, 0.8],         # IoU 0.44 with face 1: neither found nor a clear FP
+                            [400, 400, 450, 450, 0.7],   # clear false positive
+                            [0, 0, 20, 20, 0.2]]),       # would find face 1, but is under the score
+             'b': np.array([[5, 5, 50, 50, 0.95]])}      # an image without faces: a false positive
+    assert rs.operating_point({'a': g, 'b': empty}, preds, 0.6) == (1, 2)
+    assert rs.operating_point({'a': g, 'b': empty}, preds, 0.1) == (2, 2)
+    assert rs.operating_point({'a': g}, {}, 0.6) == (0, 0)

@@ -209,5 +209,23 @@ def test_bench_vs_baselines_times_every_model_in_the_same_rounds():
             rows[1]['median_ms'] / ours['median_ms'])
     table = bench.format_table(rows, 1)
     assert 'retinaface' in table or len(rows) == 1
+    assert ours['gmacs'] == pytest.approx(0.107, abs=0.002) and ours['convs'] > 10  # README: 0.107 GMACs
     with pytest.raises(SystemExit, match='unknown baseline'):
         bench.run(argparse.Namespace(**dict(vars(args), baselines='yolo')), log=logs.append)
+
+
+def test_bench_vs_baselines_variants_are_untrained_builders_of_our_registry():
+    import argparse
+    import bench_vs_baselines as bench
+    assert bench.parse_variants('slim:0.5, rfb') == [('slim', 0.5), ('rfb', 1.0)]
+    for bad, reason in (('yolo:1', 'unknown architecture'), ('slim:x', 'not a number'), ('rfb:0', 'width')):
+        with pytest.raises(ValueError, match=reason):
+            bench.parse_variants(bad)
+    args = argparse.Namespace(sizes='320x240', threads=1, rounds=1, runs=1, warmup=0, baselines='',
+                              checkpoint=None, variants='rfb:1.0,slim:0.5')
+    rows = bench.run(args, log=lambda m: None)
+    assert [r['model'] for r in rows] == ['face_default (ours)', 'rfb w1 (untrained)', 'slim w0.5 (untrained)']
+    assert rows[1]['weights'] == 'untrained'
+    assert rows[1]['gmacs'] == pytest.approx(rows[0]['gmacs'])  # same builder and width: same compute
+    assert rows[1]['convs'] == rows[0]['convs']
+    assert rows[2]['gmacs'] < rows[0]['gmacs'] / 2.5  # half the channels: about a quarter of the MACs
