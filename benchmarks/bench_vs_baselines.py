@@ -71,17 +71,16 @@ def export_variant(arch, width, size, workdir):
     """ONNX of an untrained ``arch`` at ``width_mult`` ``width`` with the shipped model's classes and priors."""
     import torch
     from face_ssd_training.export import export_checkpoint
-    from face_ssd_training.manifest import resized_manifest
     from face_ssd_training.models import model_from_manifest
     manifest = dict(benchlib.shipped_model()[1].raw, arch=arch, arch_options={'width_mult': width})
     torch.manual_seed(0)
-    model = model_from_manifest(manifest)
-    manifest = resized_manifest(manifest, model, size[0], size[1])
-    stem = os.path.join(workdir, '%s_w%g_%dx%d' % (arch, width, size[0], size[1]))
-    torch.save({'model': model.state_dict(), 'manifest': manifest, 'config': {}, 'epoch': 0, 'metrics': {}},
-               stem + '.pt')
-    export_checkpoint(stem + '.pt', stem + '.onnx', verbose=False)
-    return stem + '.onnx'
+    folder = os.path.join(workdir, '%s_w%g' % (arch, width))
+    os.makedirs(folder, exist_ok=True)
+    ckpt = benchlib.checkpoint_at_size({'manifest': manifest, 'model': model_from_manifest(manifest).state_dict()},
+                                       size, folder)
+    onnx_path = os.path.splitext(ckpt)[0] + '.onnx'
+    export_checkpoint(ckpt, onnx_path, verbose=False)
+    return onnx_path
 
 
 def graph_cost(model, hw):
@@ -110,15 +109,14 @@ def run(args, log=print):
     ours = benchlib.prepare_models(sizes, workdir, args.checkpoint, log=log)
     for size in sizes:
         path, weights = ours[size]['onnx'], ours[size]['onnx_weights']
-        sources = [('face_default (ours)', path, (size[1], size[0]))]
+        sources = [('face_default (ours)', path, (size[1], size[0]), weights)]
         for arch, width in variants:
             sources.append(('%s w%g (untrained)' % (arch, width), export_variant(arch, width, size, workdir),
-                            (size[1], size[0])))
+                            (size[1], size[0]), 'untrained'))
         for name, b in baselines:
             net_w, net_h = b.network_size(*size)
-            sources.append((name, b.model_bytes(), (net_h, net_w)))
-        models = [(name, make_session(src, args.threads), hw) for name, src, hw in sources]
-        cost = [graph_cost(src, hw) for _, src, hw in sources]
+            sources.append((name, b.model_bytes(), (net_h, net_w), 'package'))
+        models = [(name, make_session(src, args.threads), hw) for name, src, hw, _ in sources]
         feeds = []
         rng = np.random.default_rng(0)
         for _, sess, (h, w) in models:
@@ -134,13 +132,13 @@ def run(args, log=print):
                     sess.run(None, feed)
                     times[k].append((time.perf_counter() - t0) * 1000.0)
         ours_ms = float(np.median(times[0]))
-        for k, (name, _, (h, w)) in enumerate(models):
+        for k, (name, src, (h, w), source_weights) in enumerate(sources):
             t = np.asarray(times[k])
+            cost = graph_cost(src, (h, w))
             rows.append({'model': name, 'input_size': list(size), 'network_input': [w, h],
                          'median_ms': float(np.median(t)), 'p90_ms': float(np.percentile(t, 90)),
                          'runs': int(len(t)), 'x_slower_than_ours': float(np.median(t)) / ours_ms,
-                         'gmacs': cost[k]['gmacs'], 'convs': cost[k]['convs'],
-                         'weights': weights if k == 0 else ('untrained' if k <= len(variants) else 'package')})
+                         'gmacs': cost['gmacs'], 'convs': cost['convs'], 'weights': source_weights})
     return rows
 
 

@@ -564,7 +564,7 @@ def prepare_models(sizes, workdir, checkpoint=None, want_onnx=True, want_checkpo
         if (want_onnx and entry['onnx'] is None) or want_checkpoint:
             if base is None:
                 base = _base_checkpoint(checkpoint, shipped, log)
-            ckpt_path = _checkpoint_at_size(base, size, workdir)
+            ckpt_path = checkpoint_at_size(base, size, workdir)
             if want_checkpoint:
                 entry.update(checkpoint=ckpt_path, checkpoint_weights=base['weights'])
             if want_onnx and entry['onnx'] is None:
@@ -590,7 +590,7 @@ def _base_checkpoint(checkpoint, shipped, log):
     return {'manifest': dict(shipped.raw), 'model': model.state_dict(), 'weights': 'untrained (timing only)'}
 
 
-def _checkpoint_at_size(base, size, workdir):
+def checkpoint_at_size(base, size, workdir):
     """A checkpoint file whose manifest says ``size`` (conv weights do not depend on the input size)."""
     import torch
     from face_ssd_training.manifest import resized_manifest
