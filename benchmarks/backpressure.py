@@ -86,8 +86,9 @@ def main(argv=None):
     image, origin = benchlib.load_image(*benchlib.parse_size(args.image_size))
     print('back-pressure: input at %g x the detector\'s bare speed for %.0f s per mode; ROS_DOMAIN_ID %d'
           % (args.factor, args.duration, domain))
-    scenario = benchlib.run_overrun(benchlib.parse_size(args.size), args.factor, args.duration, modes, image,
-                                    args.checkpoint)
+    import benchlib_ros  # rclpy: only after benchlib.ros_environment()
+    scenario = benchlib_ros.run_overrun(benchlib.parse_size(args.size), args.factor, args.duration, modes, image,
+                                        args.checkpoint)
     out = {'image': origin, 'size': scenario['size'], 'weights': scenario['weights'],
            'detector_period_ms': scenario['period_ms'], 'rate_hz': scenario['rate'], 'runs': []}
     code = 0

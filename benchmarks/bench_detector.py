@@ -4,7 +4,7 @@
         [--image-size 640x480] [--duration 10] [--warmup 20] [--threads 0] [--checkpoint best.pt]
         [--engine 320x240=model.engine] [--json out/bench/detector.json]
 
-For each (backend, network input size): :class:`face_ssd_ros.inference.FaceDetector` runs on a real photo
+For each (backend, network input size): :class:`face_ssd_ros.detect.inference.FaceDetector` runs on a real photo
 (``../shared/data/faces/dlib``, else the demo scene) of ``--image-size`` for ``--duration`` seconds after
 ``--warmup`` untimed frames, and the table gives frames/s and mean / p50 / p95 ms of each stage the detector node
 times: conversion (sensor_msgs/Image bytes -> RGB array, as in the node), preprocess (resize + normalise),
@@ -26,8 +26,8 @@ import benchlib
 
 benchlib.use_sources()
 
-from face_ssd_ros.backends import BackendError  # noqa: E402
-from face_ssd_ros.inference import FaceDetector  # noqa: E402
+from face_ssd_ros.detect.backends import BackendError  # noqa: E402
+from face_ssd_ros.detect.inference import FaceDetector  # noqa: E402
 
 
 def _engines(items):

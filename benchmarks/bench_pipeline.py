@@ -56,8 +56,9 @@ def format_runs(rows):
 def overrun(args, image, log=print):
     """The overrun scenario in each mode: ``{'size', 'weights', 'max_rate', 'rate', 'bare_stages', 'runs': [...]}``
     with first / last ``--window`` latency of every run."""
-    scenario = benchlib.run_overrun(benchlib.parse_size(args.overrun_size), args.overrun_factor,
-                                    args.overrun_duration, args.modes, image, args.checkpoint, args.overlay, log)
+    import benchlib_ros  # rclpy: only after benchlib.ros_environment()
+    scenario = benchlib_ros.run_overrun(benchlib.parse_size(args.overrun_size), args.overrun_factor,
+                                        args.overrun_duration, args.modes, image, args.checkpoint, args.overlay, log)
     runs = []
     for _, result in scenario['sessions']:
         row = benchlib.run_figures(result, args.settle)

@@ -10,7 +10,6 @@ import os
 import random
 import re
 import sys
-import tempfile
 import threading
 import time
 
@@ -41,7 +40,7 @@ def ros_environment(domain_id=None):
     """Environment for rclpy: localhost discovery, a ROS_DOMAIN_ID (given, else the caller's, else random 10..99
     so a benchmark never cross-talks with tests running beside it), the pipeline's Fast DDS profile.
     Returns the domain id in use."""
-    from face_ssd_ros.pipeline import default_environment
+    from face_ssd_ros.config.pipeline import default_environment
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     if domain_id is not None:
         os.environ['ROS_DOMAIN_ID'] = str(int(domain_id))
@@ -500,14 +499,14 @@ DETECTOR_STAGES = ('conversion', 'preprocess', 'inference', 'postprocess', 'tota
 
 
 def time_detector(detector, image_rgb, duration, warmup, max_frames=0):
-    """Time a :class:`face_ssd_ros.inference.FaceDetector` on ``image_rgb`` (np.uint8 [H, W, 3]) as the detector
+    """Time a :class:`face_ssd_ros.detect.inference.FaceDetector` on ``image_rgb`` (np.uint8 [H, W, 3]) as the detector
     node runs it: from rgb8 message bytes (conversion) through ``detect`` (preprocess, inference, postprocess).
 
     ``warmup`` untimed frames first, then frames for ``duration`` seconds (or ``max_frames``). Returns
     ``{'frames', 'fps', 'stages': {stage: {count, mean, p50, p95, max}}}`` (ms) for :data:`DETECTOR_STAGES`.
     """
     import array
-    from face_ssd_ros.image_codec import array_to_image_fields, image_to_array
+    from face_ssd_ros.msgs.image_codec import array_to_image_fields, image_to_array
     height, width, step, data = array_to_image_fields(image_rgb, 'rgb8')
     buf = array.array('B')
     buf.frombytes(data)   # what rclpy hands the node as Image.data
@@ -535,8 +534,8 @@ def time_detector(detector, image_rgb, duration, warmup, max_frames=0):
 
 def shipped_model():
     """Path and manifest of the shipped default model."""
-    from face_ssd_ros.inference import default_model_path
-    from face_ssd_ros.manifest import load_manifest
+    from face_ssd_ros.detect.inference import default_model_path
+    from face_ssd_ros.detect.manifest import load_manifest
     path = default_model_path()
     return path, load_manifest(path)
 
@@ -604,9 +603,9 @@ def checkpoint_at_size(base, size, workdir):
 
 
 def measure_model(model_path, image_rgb, seconds=3.0, threads=0):
-    """Bare :class:`face_ssd_ros.inference.FaceDetector` timing of ``model_path`` on ``image_rgb``
+    """Bare :class:`face_ssd_ros.detect.inference.FaceDetector` timing of ``model_path`` on ``image_rgb``
     (:func:`time_detector`: ``{'frames', 'fps', 'stages'}``); ``fps`` is the rate the detector can sustain."""
-    from face_ssd_ros.inference import FaceDetector
+    from face_ssd_ros.detect.inference import FaceDetector
     with FaceDetector(model_path, num_threads=threads) as detector:
         return time_detector(detector, image_rgb, seconds, warmup=5)
 
@@ -638,27 +637,3 @@ def parse_modes(text):
     if not modes or unknown:
         raise SystemExit('--modes must list %s (comma-separated), got %r' % (' and/or '.join(MODES), text))
     return modes
-
-
-def run_overrun(size, factor, duration, modes, image_rgb, checkpoint=None, overlay=False, log=print):
-    """Input outruns the detector: the shipped architecture exported at network input ``size`` (w, h) from
-    ``checkpoint`` (see :func:`prepare_models`) is timed bare in a child process, then a fixture publisher sends
-    ``image_rgb`` at ``factor`` x its sustainable rate for ``duration`` s into the real detector node (+ overlay)
-    over real DDS, once per mode in ``modes``. Needs :func:`ros_environment` first.
-
-    Returns ``{'size': [w, h], 'weights', 'bare_stages', 'period_ms' (bare ms per frame), 'max_rate' (frames/s),
-    'rate' (Hz sent), 'sessions': [(mode, benchlib_ros.run_session result), ...]}``.
-    """
-    import benchlib_ros
-    with tempfile.TemporaryDirectory(prefix='face_ssd_bench_') as workdir:
-        model, timing = prepare_and_measure_in_child(size, workdir, checkpoint, image_rgb)
-        rate = factor * timing['fps']
-        log('overrun: detector at %dx%d (%s) takes %.1f ms/frame bare (%.1f frames/s); publishing at %.1f Hz for '
-            '%.0f s per mode' % (size[0], size[1], model['onnx_weights'], timing['stages']['total']['mean'],
-                                 timing['fps'], rate, duration))
-        sessions = [(mode, benchlib_ros.run_session(mode, benchlib_ros.detector_pipeline(model['onnx'], overlay),
-                                                    duration, image_rgb=image_rgb, rate_hz=rate, log=log))
-                    for mode in modes]
-    return {'size': list(size), 'weights': model['onnx_weights'], 'bare_stages': timing['stages'],
-            'period_ms': timing['stages']['total']['mean'], 'max_rate': timing['fps'], 'rate': rate,
-            'sessions': sessions}

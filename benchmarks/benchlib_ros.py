@@ -23,9 +23,9 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
 import benchlib
+from face_ssd_ros.config.pipeline import build_pipeline
+from face_ssd_ros.msgs.convert import array_to_image_msg
 from face_ssd_ros.nodes.common import detections_qos, image_qos
-from face_ssd_ros.pipeline import build_pipeline
-from face_ssd_ros.ros_convert import array_to_image_msg
 from face_ssd_ros.runner import create_nodes, start_camera
 from face_ssd_ros.stamp_cache import stamp_to_ns
 
@@ -336,3 +336,26 @@ def run_session(mode, descriptions, duration, image_rgb=None, rate_hz=None, reli
             if node is not None:
                 node.destroy_node()
         context.try_shutdown()
+
+
+def run_overrun(size, factor, duration, modes, image_rgb, checkpoint=None, overlay=False, log=print):
+    """Input outruns the detector: the shipped architecture exported at network input ``size`` (w, h) from
+    ``checkpoint`` (see :func:`benchlib.prepare_models`) is timed bare in a child process, then a fixture publisher
+    sends ``image_rgb`` at ``factor`` x its sustainable rate for ``duration`` s into the real detector node (+ overlay)
+    over real DDS, once per mode in ``modes``. Needs :func:`benchlib.ros_environment` first.
+
+    Returns ``{'size': [w, h], 'weights', 'bare_stages', 'period_ms' (bare ms per frame), 'max_rate' (frames/s),
+    'rate' (Hz sent), 'sessions': [(mode, run_session result), ...]}``.
+    """
+    with tempfile.TemporaryDirectory(prefix='face_ssd_bench_') as workdir:
+        model, timing = benchlib.prepare_and_measure_in_child(size, workdir, checkpoint, image_rgb)
+        rate = factor * timing['fps']
+        log('overrun: detector at %dx%d (%s) takes %.1f ms/frame bare (%.1f frames/s); publishing at %.1f Hz for '
+            '%.0f s per mode' % (size[0], size[1], model['onnx_weights'], timing['stages']['total']['mean'],
+                                 timing['fps'], rate, duration))
+        sessions = [(mode, run_session(mode, detector_pipeline(model['onnx'], overlay), duration, image_rgb=image_rgb,
+                                       rate_hz=rate, log=log))
+                    for mode in modes]
+    return {'size': list(size), 'weights': model['onnx_weights'], 'bare_stages': timing['stages'],
+            'period_ms': timing['stages']['total']['mean'], 'max_rate': timing['fps'], 'rate': rate,
+            'sessions': sessions}

@@ -43,7 +43,7 @@ def soak_source(folder):
 
 def pipeline(source, rate):
     import benchlib_ros
-    from face_ssd_ros.pipeline import build_pipeline
+    from face_ssd_ros.config.pipeline import build_pipeline
     overrides = {'camera.source': source, 'camera.loop': True, 'camera.publish_rate': float(rate),
                  'camera.width': 0, 'camera.height': 0, 'detector.model_path': '', 'detector.diagnostics_period': 0.5,
                  'overlay.publish_compressed': False, 'overlay.video_path': ''}

@@ -2,9 +2,9 @@
 
     ros2 launch face_ssd_ros detector.launch.py image_topic:=/usb_cam/image_raw model_path:=/models/face.onnx
 
-`image_topic` remaps image_raw of both nodes. Parameters come from face_ssd_ros.pipeline (config/pipeline.yaml).
+`image_topic` remaps image_raw of both nodes. Parameters come from face_ssd_ros.config.pipeline (config/pipeline.yaml).
 """
-from face_ssd_ros.pipeline import launch_description
+from face_ssd_ros.config.pipeline import launch_description
 
 
 def generate_launch_description():

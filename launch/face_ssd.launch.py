@@ -2,10 +2,10 @@
 
     ros2 launch face_ssd_ros face_ssd.launch.py source:=/dev/video0 score_threshold:=0.5 namespace:=front
 
-The node list, parameters and remappings come from face_ssd_ros.pipeline (config/pipeline.yaml), the same
+The node list, parameters and remappings come from face_ssd_ros.config.pipeline (config/pipeline.yaml), the same
 description the in-process runner (face_ssd_pipeline) uses. `ros2 launch ... --show-args` lists the arguments.
 """
-from face_ssd_ros.pipeline import launch_description
+from face_ssd_ros.config.pipeline import launch_description
 
 
 def generate_launch_description():

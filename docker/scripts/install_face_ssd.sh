@@ -2,9 +2,9 @@
 # Build-time installer shared by every face_ssd image (run once by the Dockerfiles):
 #   1. vision_msgs: keep the one the base image has, else the distro's apt package ros-$ROS_DISTRO-vision-msgs,
 #      else build our interface-compatible copy (interfaces/vision_msgs) with colcon;
-#   2. face_ssd_ros with colcon into $FACE_SSD_HOME/install;
-#   3. face_ssd_training with pip --no-deps (only for face-ssd-build-engine / -trt-parity / -trt-bench; no torch);
-#   4. a smoke import of everything the detector needs.
+#   2. face_ssd_ros with colcon into $FACE_SSD_HOME/install (the runtime, with its engine tools
+#      face-ssd-build-engine / -trt-parity / -trt-bench and face-ssd-detect; no training package, no torch);
+#   3. a smoke import of everything the detector needs.
 set -eo pipefail
 
 FACE_SSD_HOME="${FACE_SSD_HOME:-/opt/face_ssd}"
@@ -38,9 +38,6 @@ colcon build --base-paths "${WS}/src/face_ssd_ros" --build-base /tmp/face_ssd_bu
     --install-base "${PREFIX}" --merge-install
 rm -rf /tmp/face_ssd_build "${WS}/log"
 
-log "face_ssd_training (tools only, no torch): pip install --no-deps"
-python3 -m pip install --no-cache-dir --no-deps "${WS}/src/face_ssd_training"
-
 face_ssd_source_ros
 python3 - <<'EOF'
 import sys
@@ -48,10 +45,10 @@ if sys.version_info < (3, 8):
     sys.exit('[face_ssd install] face_ssd_ros needs Python >= 3.8, but the ROS 2 of this base image runs Python %s. '
              'Use a base image whose ROS 2 Humble is built for Python 3.8 (see docker/README.md, JetPack 4.6).'
              % sys.version.split()[0])
-import face_ssd_ros.backends.tensorrt_backend  # noqa: F401  (imports without TensorRT by design)
-import face_ssd_ros.inference  # noqa: F401
-import face_ssd_training.tensorrt_build  # noqa: F401
+import face_ssd_ros.detect.backends.tensorrt_backend  # noqa: F401  (imports without TensorRT by design)
+import face_ssd_ros.detect.inference  # noqa: F401
+import face_ssd_ros.engine.build  # noqa: F401
 import vision_msgs.msg  # noqa: F401
-print('[face_ssd install] python %s: face_ssd_ros, face_ssd_training and vision_msgs import'
+print('[face_ssd install] python %s: face_ssd_ros (detector and engine tools) and vision_msgs import'
       % sys.version.split()[0])
 EOF

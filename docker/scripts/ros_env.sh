@@ -22,5 +22,8 @@ face_ssd_source_ros() {
     if [ -f "${FACE_SSD_HOME:-/opt/face_ssd}/install/setup.bash" ]; then
         # shellcheck disable=SC1091
         source "${FACE_SSD_HOME:-/opt/face_ssd}/install/setup.bash"
+        # colcon installs the package's console scripts (face-ssd-build-engine, face-ssd-detect, ...) for `ros2 run`
+        # under lib/face_ssd_ros; put them on PATH too, as the README calls them.
+        PATH="${FACE_SSD_HOME:-/opt/face_ssd}/install/lib/face_ssd_ros:${PATH}"
     fi
 }

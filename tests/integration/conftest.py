@@ -101,7 +101,7 @@ def model_path():
 
     FACE_SSD_TEST_MODEL=/path/model.onnx runs the tests against another exported model.
     """
-    from face_ssd_ros.inference import default_model_path
+    from face_ssd_ros.detect.inference import default_model_path
     if os.environ.get('FACE_SSD_TEST_MODEL'):
         return os.environ['FACE_SSD_TEST_MODEL']
     try:
@@ -157,7 +157,7 @@ def make_collector(context, namespace='/'):
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
-    from face_ssd_ros.ros_convert import msg_to_detections
+    from face_ssd_ros.msgs.convert import msg_to_detections
 
     class Collector(Node):
         def __init__(self):

@@ -7,10 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from face_ssd_ros import bag_eval, make_bag, runner
-from face_ssd_ros.annotation_sources import wider_samples
-from face_ssd_ros.bag_io import BagReader
-from face_ssd_ros.pipeline import BAG_EVAL_CONFIG, BAG_EVAL_NODES, build_pipeline, find_config
+from face_ssd_ros import runner
+from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, BAG_EVAL_NODES, build_pipeline, find_config
+from face_ssd_ros.evaluation import bag_eval, make_bag
+from face_ssd_ros.evaluation.annotation_sources import wider_samples
+from face_ssd_ros.evaluation.bag_io import BagReader
 
 # conftest modules cannot be imported by name reliably (several share the name): locate the data here
 SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared',
@@ -41,7 +42,7 @@ def bags(tmp_path_factory):
 
 
 def _offline(bag, detector_params, model_path):
-    from face_ssd_ros.inference import FaceDetector
+    from face_ssd_ros.detect.inference import FaceDetector
     with FaceDetector(model_path, score_threshold=detector_params['score_threshold'],
                       nms_iou=detector_params['nms_iou'], max_detections=detector_params['max_detections'],
                       input_size=(detector_params['input_width'], detector_params['input_height'])) as detector:

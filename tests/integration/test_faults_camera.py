@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from face_ssd_ros import runner
-from face_ssd_ros.camera_source import SourceError
+from face_ssd_ros.camera.source import SourceError
+from face_ssd_ros.config.pipeline import build_pipeline
 from face_ssd_ros.nodes import camera_node
-from face_ssd_ros.pipeline import build_pipeline
 
 LOST = 'lost'
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from face_ssd_ros import runner
-from face_ssd_ros.manifest import sidecar_path
+from face_ssd_ros.config.pipeline import build_pipeline
+from face_ssd_ros.detect.manifest import sidecar_path
 from face_ssd_ros.nodes.common import StartupError
-from face_ssd_ros.pipeline import build_pipeline
 
 K8 = (7680, 4320)
 
@@ -106,7 +106,7 @@ class _Graph(object):
 def _image(arr, encoding='rgb8'):
     from std_msgs.msg import Header
 
-    from face_ssd_ros.ros_convert import array_to_image_msg
+    from face_ssd_ros.msgs.convert import array_to_image_msg
     return array_to_image_msg(arr, Header(), encoding)
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from face_ssd_ros import runner
-from face_ssd_ros.pipeline import build_pipeline
+from face_ssd_ros.config.pipeline import build_pipeline
 
 FRAME_ID = 'inproc_cam'
 
@@ -79,7 +79,7 @@ def test_detector_skips_unsupported_frames_and_publishes_empty_arrays(model_path
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from face_ssd_ros.ros_convert import array_to_image_msg
+    from face_ssd_ros.msgs.convert import array_to_image_msg
 
     desc = build_pipeline(namespace='skip', nodes=['detector'], overrides={
         'detector.model_path': model_path, 'detector.qos_reliability': 'reliable'})
@@ -185,7 +185,7 @@ def test_parameter_descriptors_carry_ranges_choices_and_read_only(ros_context):
     from rcl_interfaces.msg import ParameterType
     from rclpy.node import Node
 
-    from face_ssd_ros import params
+    from face_ssd_ros.config import params
     from face_ssd_ros.nodes.common import ParameterHandler
 
     node = Node('descriptor_check', context=ros_context)
@@ -208,7 +208,7 @@ def test_wrongly_typed_runtime_changes_are_rejected_with_the_nodes_reason(ros_co
     from rclpy.node import Node
     from rclpy.parameter import Parameter
 
-    from face_ssd_ros import params
+    from face_ssd_ros.config import params
     from face_ssd_ros.nodes.common import ParameterHandler
 
     node = Node('type_check', context=ros_context)

@@ -1,6 +1,6 @@
 """camera -> detector -> overlay as three separate processes (python -m face_ssd_ros.nodes.*), real DDS.
 
-Started exactly as a launch file would start them: the command lines come from face_ssd_ros.pipeline.
+Started exactly as a launch file would start them: the command lines come from face_ssd_ros.config.pipeline.
 """
 import os
 import signal
@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from face_ssd_ros.pipeline import build_pipeline
+from face_ssd_ros.config.pipeline import build_pipeline
 
 NAMESPACE = 'itest'
 FRAME_ID = 'test_cam'

@@ -30,14 +30,6 @@ def truncate_file(path, keep_fraction=0.5):
 
 
 @pytest.fixture
-def shared_data():
-    """Path of the real read-only data set (<repo>/../shared/data); skips the test when absent."""
-    if not os.path.isfile(os.path.join(SHARED_DATA, 'README.md')):
-        pytest.skip('real data not available at %s' % SHARED_DATA)
-    return SHARED_DATA
-
-
-@pytest.fixture
 def jpeg_writer():
     """``write(path, width=64, height=48, seed=0) -> path`` (see :func:`write_jpeg`)."""
     return write_jpeg

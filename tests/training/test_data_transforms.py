@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from face_ssd_training.data.transforms import (PRESETS, Compose, Expand, FaceScaleCrop, FilterBoxes,
-                                                PhotometricDistort, RandomMirror, RandomSampleCrop, Resize,
-                                                ToTensor, build_transform, detection_collate)
+                                               PhotometricDistort, RandomMirror, RandomSampleCrop, Resize,
+                                               ToTensor, build_transform, detection_collate)
 
 SIZE = (64, 48)
 

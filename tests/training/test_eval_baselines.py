@@ -64,7 +64,7 @@ def test_baseline_finds_faces(tmp_path, shared_data, script, package):
 
 
 def test_recall_by_size_buckets_faces_at_the_input_scale():
-    from face_ssd_ros.metrics.wider import WiderImageGT
+    from face_ssd_ros.evaluation.metrics.wider import WiderImageGT
     rs = load_script('recall_by_size')
     # native 960 px high, input 480: heights 20 -> 10 px, 60 -> 30 px, 200 -> 100 px; the last one is not counted
     boxes = np.array([[0, 0, 20, 20], [100, 100, 160, 160], [300, 300, 500, 500], [600, 600, 700, 700]], float)
@@ -83,7 +83,7 @@ def test_recall_by_size_buckets_faces_at_the_input_scale():
 
 
 def test_operating_point_counts_found_faces_and_clear_false_positives():
-    from face_ssd_ros.metrics.wider import WiderImageGT
+    from face_ssd_ros.evaluation.metrics.wider import WiderImageGT
     rs = load_script('recall_by_size')
     g = WiderImageGT(boxes=np.array([[0, 0, 20, 20], [100, 100, 160, 160]], float), keep={'hard': np.array([0])})
     empty = WiderImageGT(boxes=np.zeros((0, 4)), keep={'hard': np.zeros(0, int)})

@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
+from face_ssd_ros.detect.predictions import make_error_record, make_record, write_predictions
+from face_ssd_ros.evaluation.wider_gt import evaluate_wider, load_wider_eval_gt
 from face_ssd_training.eval import cli
-from face_ssd_training.eval.predictions import make_error_record, make_record, write_predictions
-from face_ssd_training.eval.wider import evaluate_wider, load_wider_eval_gt
-from test_detect_cli import _grid_builder, write_square
+from grid_model import build_grid_onnx, write_square
 from test_eval_wider import write_synthetic_mats
 
 # two 64x48 images, one face each (the white 16 px square of write_square), counted in every setting
@@ -49,7 +49,7 @@ def test_wider_from_predictions(tmp_path, wider_dir, capsys):
 
 def test_wider_runs_a_model(tmp_path, wider_dir):
     model = str(tmp_path / 'grid.onnx')
-    _grid_builder()(model)
+    build_grid_onnx(model)
     out_json, pred = str(tmp_path / 'm.json'), str(tmp_path / 'kept.jsonl')
     rc = cli.main(['wider', '--model', model, '--gt-dir', wider_dir, '--json', out_json, '--save-pred', pred,
                    '--bench-runs', '3', '--threads', '1', '--quiet'])

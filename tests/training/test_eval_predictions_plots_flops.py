@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from face_ssd_training.eval.predictions import (PredictionsFormatError, image_key, index_records, make_error_record,
-                                                make_record, read_predictions, record_boxes, record_labels,
-                                                write_predictions)
+from face_ssd_ros.detect.predictions import (PredictionsFormatError, image_key, index_records, make_error_record,
+                                             make_record, read_predictions, record_boxes, record_labels,
+                                             write_predictions)
 
 
 # ------------------------------------------------------------------------------------------------ JSONL

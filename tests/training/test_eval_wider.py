@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from face_ssd_training.eval.wider import (SETTINGS, WiderImageGT, evaluate_wider, load_wider_eval_gt,
-                                          normalize_scores, parse_wider_mats, read_image_list)
+from face_ssd_ros.evaluation.wider_gt import (SETTINGS, WiderImageGT, evaluate_wider, load_wider_eval_gt,
+                                              normalize_scores, parse_wider_mats, read_image_list)
 
 
 def img_gt(xyxy, keep):

@@ -4,9 +4,9 @@ import sys
 import numpy as np
 import pytest
 
-from face_ssd_ros.backends import BACKEND_NAMES, BackendError, backend_for_path, create_backend
-from face_ssd_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
-from face_ssd_ros.manifest import ModelManifest, load_manifest
+from face_ssd_ros.detect.backends import BACKEND_NAMES, BackendError, backend_for_path, create_backend
+from face_ssd_ros.detect.backends.onnxruntime_backend import OnnxRuntimeBackend
+from face_ssd_ros.detect.manifest import ModelManifest, load_manifest
 
 
 def test_backend_for_path():
@@ -49,7 +49,7 @@ def _reference_outputs(image_rgb, cell=8, gain=4.0):
 
 
 def test_onnxruntime_infer_matches_reference(grid_model, grid_boxes_fn):
-    from face_ssd_ros.preprocess import preprocess
+    from face_ssd_ros.detect.preprocess import preprocess
     m = load_manifest(grid_model)
     backend = create_backend('auto', grid_model, m, num_threads=2)
     assert isinstance(backend, OnnxRuntimeBackend) and backend.name == 'onnxruntime'
@@ -79,7 +79,7 @@ def _build(onnx_builder, tmp_path, name='m.onnx', **kwargs):
 
 
 def test_renamed_outputs(tmp_path, onnx_builder, manifest_dict):
-    from face_ssd_ros.preprocess import preprocess
+    from face_ssd_ros.detect.preprocess import preprocess
     d = manifest_dict()
     d['outputs']['scores']['name'], d['outputs']['boxes']['name'] = 'cls_prob', 'loc_xyxy'
     d['input']['name'] = 'images'
@@ -212,11 +212,14 @@ def test_torch_backend_refuses_mismatches(monkeypatch, torch_ckpt, manifest_dict
         create_backend('torch', path, m)
 
 
-def test_torch_backend_without_training_package(monkeypatch, torch_ckpt):
+def test_torch_backend_is_a_plugin_of_the_training_package(monkeypatch, torch_ckpt):
+    import face_ssd_ros.detect.backends as backends
+    assert backends.plugin_backends().get('torch') == 'face_ssd_training.torch_backend:TorchBackend'
     path, m = torch_ckpt
-    monkeypatch.setitem(sys.modules, 'face_ssd_training.models', None)
+    monkeypatch.setattr(backends, 'plugin_backends', lambda: {})   # face_ssd_training not installed
     with pytest.raises(BackendError, match='face_ssd_training'):
         create_backend('torch', path, m)
+    monkeypatch.undo()
     monkeypatch.setitem(sys.modules, 'torch', None)
     with pytest.raises(BackendError, match='pip install torch'):
         create_backend('torch', path, m)

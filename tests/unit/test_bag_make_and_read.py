@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from face_ssd_ros import bag_eval, make_bag
-from face_ssd_ros.bag_io import BagReader, BagWriter, make_typestore
+from face_ssd_ros.evaluation import bag_eval, make_bag
+from face_ssd_ros.evaluation.bag_io import BagReader, BagWriter, make_typestore
+from face_ssd_ros.evaluation.gt_encoding import GroundTruth, gt_from_msg
 from face_ssd_ros.stamp_cache import stamp_to_ns
-from face_ssd_ros.gt_encoding import GroundTruth, gt_from_msg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'data', 'faces'))
@@ -95,10 +95,10 @@ def test_vision_msgs_types_match_the_generated_messages():
 
 def test_make_bag_wider_with_official_settings(tmp_path):
     """E/M/H membership from the official .mat files rides in the ids; the bag's WIDER AP equals the protocol run on
-    the .mat ground truth directly (face_ssd_training.eval.wider), for the same predictions."""
+    the .mat ground truth directly (face_ssd_ros.evaluation.wider_gt), for the same predictions."""
     _need(os.path.join(WIDER_DEV, 'eval_ground_truth'))
-    from face_ssd_training.eval.predictions import image_key
-    from face_ssd_training.eval.wider import evaluate_wider, load_wider_eval_gt
+    from face_ssd_ros.detect.predictions import image_key
+    from face_ssd_ros.evaluation.wider_gt import evaluate_wider, load_wider_eval_gt
     images = [ln.strip() for ln in open(os.path.join(WIDER_DEV, 'images.txt')) if ln.strip()][:6]
     listing = tmp_path / 'list.txt'
     listing.write_text('\n'.join(images) + '\n')
@@ -122,7 +122,7 @@ def test_make_bag_wider_with_official_settings(tmp_path):
         rows = [tuple(b) + (float(s), 'face') for b, s in zip(boxes, rng.uniform(0.05, 1.0, len(boxes)))]
         preds_by_key[image_key(image)] = np.asarray([r[:5] for r in rows])
         bag_frames[stamp] = (gt, rows)
-    from face_ssd_ros.bag_metrics import compute_metrics
+    from face_ssd_ros.evaluation.bag_metrics import compute_metrics
     mine = compute_metrics(bag_frames)['wider']
     theirs = evaluate_wider(preds_by_key, official)
     for s in ('easy', 'medium', 'hard'):

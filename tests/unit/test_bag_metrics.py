@@ -1,6 +1,7 @@
 """Bag evaluation maths: ground-truth encoding, pairing by stamp, VOC / FPPI / WIDER metrics, latency, reports.
 
-Hand-computed cases; the WIDER numbers are checked against the protocol core (face_ssd_ros.metrics.wider) directly.
+Hand-computed cases; the WIDER numbers are checked against the protocol core
+(face_ssd_ros.evaluation.metrics.wider) directly.
 """
 import json
 import math
@@ -9,10 +10,11 @@ import os
 import numpy as np
 import pytest
 
-from face_ssd_ros import bag_metrics, bag_report, gt_encoding
-from face_ssd_ros.bag_metrics import EvaluationAccumulator, EvaluationSettings, compute_metrics, parse_fppi
-from face_ssd_ros.gt_encoding import GroundTruth, GroundTruthFormatError, format_gt_id, parse_gt_id
-from face_ssd_ros.metrics.wider import WiderImageGT, evaluate_wider
+from face_ssd_ros.config.bag_params import parse_fppi
+from face_ssd_ros.evaluation import bag_metrics, bag_report, gt_encoding
+from face_ssd_ros.evaluation.bag_metrics import EvaluationAccumulator, EvaluationSettings, compute_metrics
+from face_ssd_ros.evaluation.gt_encoding import GroundTruth, GroundTruthFormatError, format_gt_id, parse_gt_id
+from face_ssd_ros.evaluation.metrics.wider import WiderImageGT, evaluate_wider
 
 
 def _gt(boxes, ignore=None, wider=None, labels=None):
@@ -37,8 +39,8 @@ def test_gt_message_round_trip_with_vision_msgs():
     from std_msgs.msg import Header
     from vision_msgs.msg import Detection2DArray
 
-    from face_ssd_ros.ros_convert import detections_to_msg
-    from face_ssd_ros.detection import Detection
+    from face_ssd_ros.detect.detection import Detection
+    from face_ssd_ros.msgs.convert import detections_to_msg
     gt = _gt([[10, 20, 50, 80], [0, 0, 5, 5]], ignore=[False, True], wider=[[1, 1, 1], [0, 0, 0]],
              labels=['face', 'face'])
     rows = gt_encoding.gt_rows(gt)

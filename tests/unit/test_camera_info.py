@@ -4,7 +4,7 @@ import os
 import pytest
 import yaml
 
-from face_ssd_ros import camera_info as ci
+from face_ssd_ros.camera import info as ci
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, 'config', 'camera_info_example.yaml')

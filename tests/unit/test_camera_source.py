@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from face_ssd_ros import camera_source as cs
+from face_ssd_ros.camera import source as cs
 
 
 def _write_images(folder, sizes, corrupt=()):

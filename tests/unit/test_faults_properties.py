@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from face_ssd_ros.postprocess import postprocess
+from face_ssd_ros.detect.postprocess import postprocess
 
 torch = pytest.importorskip('torch')
 from face_ssd_training.box_coder import center_to_corner, corner_to_center, decode, encode  # noqa: E402

@@ -83,7 +83,7 @@ def test_the_scanner_finds_what_it_looks_for():
 
 def test_no_source_file_unpickles_or_evaluates_untrusted_data():
     files = list(_python_files())
-    assert len(files) > 40 and any(f.endswith(os.path.join('face_ssd_ros', 'manifest.py')) for f in files)
+    assert len(files) > 40 and any(f.endswith(os.path.join('face_ssd_ros', 'detect', 'manifest.py')) for f in files)
     problems = []
     for path in files:
         with open(path) as f:
@@ -114,8 +114,8 @@ def hostile_checkpoint(tmp_path, manifest_dict):
 
 
 def test_hostile_checkpoint_is_refused_by_the_runtime(hostile_checkpoint):
-    from face_ssd_ros.inference import FaceDetector
-    from face_ssd_ros.manifest import ManifestError, load_manifest
+    from face_ssd_ros.detect.inference import FaceDetector
+    from face_ssd_ros.detect.manifest import ManifestError, load_manifest
     path, marker = hostile_checkpoint
     with pytest.raises(ManifestError, match='weights_only=True'):
         load_manifest(path)
@@ -137,7 +137,7 @@ def test_hostile_checkpoint_is_refused_by_training_and_export(hostile_checkpoint
 def test_a_plain_checkpoint_still_loads(tmp_path, manifest_dict):
     """The refusal above is about the payload, not about .pt files in general."""
     torch = pytest.importorskip('torch')
-    from face_ssd_ros.manifest import load_manifest
+    from face_ssd_ros.detect.manifest import load_manifest
     path = str(tmp_path / 'plain.pt')
     torch.save({'model': {'w': torch.zeros(1)}, 'manifest': manifest_dict(), 'config': {}, 'epoch': 1}, path)
     assert load_manifest(path).labels == ('background', 'face')

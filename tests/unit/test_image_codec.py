@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from face_ssd_ros.image_codec import (SUPPORTED_ENCODINGS, ImageSizeError, UnsupportedEncoding,
-                                      array_to_image_fields, image_to_array)
+from face_ssd_ros.msgs.image_codec import (SUPPORTED_ENCODINGS, ImageSizeError, UnsupportedEncoding,
+                                           array_to_image_fields, image_to_array)
 
 
 def pack_rows(pixels, pad=0, fill=0xAB):

@@ -4,10 +4,10 @@ import os
 import numpy as np
 import pytest
 
-from face_ssd_ros import inference
-from face_ssd_ros.backends import BackendError
-from face_ssd_ros.inference import FaceDetector, ModelOutputError, StageTimes, default_model_path
-from face_ssd_ros.manifest import ManifestError
+from face_ssd_ros.detect import inference
+from face_ssd_ros.detect.backends import BackendError
+from face_ssd_ros.detect.inference import FaceDetector, ModelOutputError, StageTimes, default_model_path
+from face_ssd_ros.detect.manifest import ManifestError
 
 SHARED = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'data'))
 
@@ -155,7 +155,7 @@ def test_shipped_default_model_finds_real_faces():
     image = cv2.cvtColor(cv2.imread(os.path.join(SHARED, 'faces', 'dlib', 'images', '2008_001009.jpg')),
                          cv2.COLOR_BGR2RGB)
     found, times = det.detect(image)
-    from face_ssd_ros.postprocess import box_iou_one_to_many
+    from face_ssd_ros.detect.postprocess import box_iou_one_to_many
     height, width = image.shape[:2]
     assert all(0 <= d.x1 < d.x2 <= width and 0 <= d.y1 < d.y2 <= height for d in found)
     assert all(d.score >= det.score_threshold for d in found) and times.inference_ms > 0

@@ -1,4 +1,4 @@
-"""Launch files: they compile, use only face_ssd_ros.pipeline, and produce the pipeline's nodes.
+"""Launch files: they compile, use only face_ssd_ros.config.pipeline, and produce the pipeline's nodes.
 
 The ROS `launch` / `launch_ros` packages are not installable here, so the description is built against minimal
 stand-ins that record what the launch file creates; with the real packages importable it is built for real too.
@@ -34,9 +34,9 @@ def test_compiles_and_only_uses_the_pipeline_module(path):
     tree = ast.parse(source, path)
     compile(tree, path, 'exec')
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert imports, 'a launch file must import face_ssd_ros.pipeline'
+    assert imports, 'a launch file must import face_ssd_ros.config.pipeline'
     for node in imports:
-        assert isinstance(node, ast.ImportFrom) and node.module == 'face_ssd_ros.pipeline', ast.dump(node)
+        assert isinstance(node, ast.ImportFrom) and node.module == 'face_ssd_ros.config.pipeline', ast.dump(node)
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert functions == ['generate_launch_description']
     # Thin: no node names, parameters or topics spelled out in the launch file itself.
@@ -133,7 +133,7 @@ def test_bag_eval_launch_uses_bag_eval_config(fake_launch):
 
 
 def test_invalid_launch_argument_fails_with_the_reason(fake_launch):
-    from face_ssd_ros.pipeline import PipelineConfigError
+    from face_ssd_ros.config.pipeline import PipelineConfigError
     description = _load(os.path.join(ROOT, 'launch', 'detector.launch.py')).generate_launch_description()
     with pytest.raises(PipelineConfigError, match='score_threshold'):
         _expand(description, score_threshold='1.5')

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from face_ssd_ros.manifest import METADATA_KEY, ManifestError, ModelManifest, load_manifest, sidecar_path
+from face_ssd_ros.detect.manifest import METADATA_KEY, ManifestError, ModelManifest, load_manifest, sidecar_path
 
 
 def test_round_trip_and_attributes(manifest_dict):
@@ -211,7 +211,7 @@ def test_engine_needs_a_sidecar(tmp_path, manifest_dict):
 
 
 def test_engine_sidecar_from_the_engine_builder_wins(tmp_path, manifest_dict):
-    engine_cache = pytest.importorskip('face_ssd_ros.engine_cache')
+    engine_cache = pytest.importorskip('face_ssd_ros.detect.engine_cache')
     engine = tmp_path / 'face.engine'
     engine.write_bytes(b'engine bytes')
     (tmp_path / 'face.json').write_text(json.dumps(manifest_dict(name='onnx-sidecar')))

@@ -4,7 +4,7 @@ import collections
 import numpy as np
 import pytest
 
-from face_ssd_ros import overlay_draw as od
+from face_ssd_ros.detect import draw as od
 
 Det = collections.namedtuple('Det', 'x1 y1 x2 y2 score class_index label')
 

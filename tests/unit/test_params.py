@@ -3,9 +3,9 @@ import math
 
 import pytest
 
-from face_ssd_ros import params
-from face_ssd_ros.params import (CAMERA_PARAMS, DETECTOR_PARAMS, OVERLAY_PARAMS, ParamSpec, find_spec, validate,
-                                 validate_class_filter, validate_named)
+from face_ssd_ros.config import params
+from face_ssd_ros.config.params import (CAMERA_PARAMS, DETECTOR_PARAMS, OVERLAY_PARAMS, ParamSpec, find_spec, validate,
+                                        validate_class_filter, validate_named)
 
 RO, RW = True, False
 QOS = ('string', None, None, ('best_effort', 'reliable'), RO)

@@ -4,7 +4,7 @@ import os
 import pytest
 import yaml
 
-from face_ssd_ros import params, pipeline
+from face_ssd_ros.config import params, pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, 'config', 'pipeline.yaml')

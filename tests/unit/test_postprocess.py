@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from face_ssd_ros.detection import Detection
-from face_ssd_ros.postprocess import box_iou_one_to_many, nms, postprocess
+from face_ssd_ros.detect.detection import Detection
+from face_ssd_ros.detect.postprocess import box_iou_one_to_many, nms, postprocess
 
 LABELS2 = ['background', 'face']
 LABELS3 = ['background', 'face', 'plate']

@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from face_ssd_ros.image_codec import image_to_array
-from face_ssd_ros.manifest import ModelManifest
-from face_ssd_ros.preprocess import preprocess
+from face_ssd_ros.detect.manifest import ModelManifest
+from face_ssd_ros.detect.preprocess import preprocess
+from face_ssd_ros.msgs.image_codec import image_to_array
 
 
 def manifest_for(manifest_dict, width=4, height=2, order='RGB', mean=(127.0, 127.0, 127.0),

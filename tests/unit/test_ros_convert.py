@@ -8,10 +8,10 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
-from face_ssd_ros.detection import Detection
-from face_ssd_ros.image_codec import UnsupportedEncoding
-from face_ssd_ros.ros_convert import (array_to_image_msg, detections_to_msg, image_msg_to_array,
-                                      msg_to_detections)
+from face_ssd_ros.detect.detection import Detection
+from face_ssd_ros.msgs.image_codec import UnsupportedEncoding
+from face_ssd_ros.msgs.convert import (array_to_image_msg, detections_to_msg, image_msg_to_array,
+                                       msg_to_detections)
 
 
 def header(sec=1700000000, nanosec=123456789, frame_id='cam_optical'):

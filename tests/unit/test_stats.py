@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from face_ssd_ros.inference import StageTimes
+from face_ssd_ros.detect.inference import StageTimes
 from face_ssd_ros.stats import PipelineStats, RollingLatency
 
 

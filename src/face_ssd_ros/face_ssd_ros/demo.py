@@ -17,7 +17,7 @@ import sys
 import cv2
 import numpy as np
 
-from face_ssd_ros.pipeline import PipelineConfigError, build_pipeline
+from face_ssd_ros.config.pipeline import PipelineConfigError, build_pipeline
 
 WIDTH, HEIGHT = 640, 480
 CANVAS_W, CANVAS_H = 1120, 800

@@ -33,9 +33,9 @@ from rclpy.node import Node
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros.nodes.common import StartupError, detections_qos, to_parameter
-from face_ssd_ros.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, build_pipeline, config_nodes, \
+from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, build_pipeline, config_nodes, \
     default_environment, find_config
-from face_ssd_ros.ros_convert import msg_to_detections
+from face_ssd_ros.msgs.convert import msg_to_detections
 
 EXECUTORS = ('single', 'multi')
 #: Nodes that produce frames; created stopped and started once their consumers exist.
@@ -239,7 +239,7 @@ def format_summary(summary):
     if summary['stage_table']:
         lines.append(summary['stage_table'])
     if summary.get('report_paths'):
-        from face_ssd_ros.bag_report import markdown_summary
+        from face_ssd_ros.evaluation.bag_report import markdown_summary
         lines.append(markdown_summary(summary['report'], 'evaluation'))
         lines.append('reports: %s' % ', '.join(summary['report_paths'].values()))
     return '\n'.join(lines)

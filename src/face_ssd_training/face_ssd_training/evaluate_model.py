@@ -14,7 +14,7 @@ def predict_batch(inference_model, images, labels, score_threshold=0.01, nms_iou
     ``inference_model`` is an :class:`InferenceModel` (softmax scores, decoded corner boxes), so validation
     scores exactly what export and the torch backend run.
     """
-    from face_ssd_ros.postprocess import postprocess
+    from face_ssd_ros.detect.postprocess import postprocess
     scores, boxes = inference_model(images)
     out = []
     for s, b in zip(scores.cpu().numpy(), boxes.cpu().numpy()):

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import torch
 
-from .detect_cli import parse_size
+from face_ssd_ros.detect.cli import parse_size
 from .manifest import resized_manifest
 from .models import InferenceModel, load_checkpoint, model_from_manifest
 

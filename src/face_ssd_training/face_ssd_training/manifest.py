@@ -1,6 +1,6 @@
 """The model manifest written by training and export (format: docs/ARCHITECTURE.md).
 
-The runtime (``face_ssd_ros.manifest``) validates the same dict; this module only builds it from a
+The runtime (``face_ssd_ros.detect.manifest``) validates the same dict; this module only builds it from a
 model, so the two halves of the project cannot disagree on field names.
 """
 import subprocess

@@ -1,0 +1,1 @@
+"""The ROS 2 nodes (rclpy): thin adapters over the rclpy-free modules, with parameters from config/."""

@@ -24,12 +24,12 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from face_ssd_ros import params
-from face_ssd_ros.camera_info import CameraInfoError, CameraInfoProvider
-from face_ssd_ros.camera_source import Backoff, SourceError, detect_source_type, open_source
+from face_ssd_ros.camera.info import CameraInfoError, CameraInfoProvider
+from face_ssd_ros.camera.source import Backoff, SourceError, detect_source_type, open_source
+from face_ssd_ros.config import params
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, exit_with, image_qos, \
     join_thread, log_qos, run_node
-from face_ssd_ros.ros_convert import array_to_image_msg
+from face_ssd_ros.msgs.convert import array_to_image_msg
 from face_ssd_ros.stats import PipelineStats
 
 DEFAULT_IMAGE_RATE = 30.0

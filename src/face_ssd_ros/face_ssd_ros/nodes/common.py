@@ -19,7 +19,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Header
 
-from face_ssd_ros import params
+from face_ssd_ros.config import params
 
 _ROS_TYPES = {
     'bool': ParameterType.PARAMETER_BOOL,
@@ -42,7 +42,7 @@ class StartupError(RuntimeError):
 
 
 def descriptor_for(spec):
-    """rcl_interfaces/ParameterDescriptor of a :class:`face_ssd_ros.params.ParamSpec`.
+    """rcl_interfaces/ParameterDescriptor of a :class:`face_ssd_ros.config.params.ParamSpec`.
 
     Numbers get an integer / floating-point range; choices go into ``additional_constraints``. Every parameter
     is declared dynamically typed, so a wrongly typed value reaches the node's on-set callback, which rejects
@@ -72,7 +72,7 @@ def to_parameter(spec, value):
 
 
 def _ros_type_reason(spec, value):
-    """Why ``value`` is not of the ROS type of ``spec`` beyond :func:`face_ssd_ros.params.validate` (which also
+    """Why ``value`` is not of the ROS type of ``spec`` beyond :func:`face_ssd_ros.config.params.validate` (which also
     accepts integers for doubles, as YAML writes them): None if fine. ROS stores a double only as a float."""
     if value is None:
         return '%s cannot be unset (it is a parameter of this node; set a value instead)' % spec.name

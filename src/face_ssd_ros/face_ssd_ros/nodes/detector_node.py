@@ -19,14 +19,14 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
-from face_ssd_ros import params
-from face_ssd_ros.backends import BackendError
-from face_ssd_ros.image_codec import ImageSizeError, UnsupportedEncoding
-from face_ssd_ros.inference import FaceDetector, ModelOutputError
-from face_ssd_ros.manifest import ManifestError
+from face_ssd_ros.config import params
+from face_ssd_ros.detect.backends import BackendError
+from face_ssd_ros.detect.inference import FaceDetector, ModelOutputError
+from face_ssd_ros.detect.manifest import ManifestError
+from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
     image_qos, log_qos, run_node
-from face_ssd_ros.ros_convert import detections_to_msg, image_msg_to_array
+from face_ssd_ros.msgs.convert import detections_to_msg, image_msg_to_array
 from face_ssd_ros.stamp_cache import stamp_to_ns
 from face_ssd_ros.stats import PipelineStats
 

@@ -1,7 +1,8 @@
 """evaluator_node: accuracy, latency and dropped frames of a detector, live, against replayed ground truth.
 
 Subscribes ``ground_truth`` and ``detections`` (vision_msgs/Detection2DArray, reliable) and pairs them by exact
-header stamp (:class:`face_ssd_ros.bag_metrics.EvaluationAccumulator`). Metrics: VOC AP per class / mAP, recall at
+header stamp (:class:`face_ssd_ros.evaluation.bag_metrics.EvaluationAccumulator`). Metrics: VOC AP per class / mAP,
+recall at
 fixed false positives per image, WIDER Easy / Medium / Hard AP when the ground truth carries the settings,
 latency and frame accounting (dropped frames = ground truth without a detection array).
 
@@ -9,7 +10,8 @@ Latency = the time this node receives a detection array minus the array's header
 on this node's ROS clock: system time, or the ``/clock`` of ``ros2 bag play --clock`` with ``use_sim_time``. With
 the replay node's ``restamp`` the stamp is the image's publication time, so latency covers transport + detection.
 
-Reports (``output_dir/report_name.json``, ``.md``, ``_pr.png``, see :mod:`face_ssd_ros.bag_report`) are written:
+Reports (``output_dir/report_name.json``, ``.md``, ``_pr.png``, see :mod:`face_ssd_ros.evaluation.bag_report`) are
+written:
 
 * once ``replay_done`` (std_msgs/UInt32 from replay_node) arrived and every ground-truth frame is paired, or
   ``drain_timeout`` s later; the node then finishes if ``exit_when_done``;
@@ -27,10 +29,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Empty, UInt32
 from vision_msgs.msg import Detection2DArray
 
-from face_ssd_ros.bag_metrics import EvaluationAccumulator, EvaluationSettings, parse_fppi
-from face_ssd_ros.bag_params import EVALUATOR_PARAMS, check_fppi
-from face_ssd_ros.bag_report import build_report, markdown_summary, write_reports
-from face_ssd_ros.gt_encoding import GroundTruthFormatError, detection_rows, gt_from_msg
+from face_ssd_ros.config.bag_params import EVALUATOR_PARAMS, check_fppi, parse_fppi
+from face_ssd_ros.evaluation.bag_metrics import EvaluationAccumulator, EvaluationSettings
+from face_ssd_ros.evaluation.bag_report import build_report, markdown_summary, write_reports
+from face_ssd_ros.evaluation.gt_encoding import GroundTruthFormatError, detection_rows, gt_from_msg
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, exit_with, run_node
 from face_ssd_ros.nodes.replay_node import done_qos
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns

@@ -15,12 +15,12 @@ import cv2
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
-from face_ssd_ros import params
-from face_ssd_ros.image_codec import ImageSizeError, UnsupportedEncoding
+from face_ssd_ros.config import params
+from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
     image_qos, log_qos, run_node
-from face_ssd_ros.overlay_draw import RateMeter, draw_detections
-from face_ssd_ros.ros_convert import array_to_image_msg, copy_header, image_msg_to_array, msg_to_detections
+from face_ssd_ros.detect.draw import RateMeter, draw_detections
+from face_ssd_ros.msgs.convert import array_to_image_msg, copy_header, image_msg_to_array, msg_to_detections
 from face_ssd_ros.stamp_cache import StampPairer, stamp_key
 from face_ssd_ros.stats import PipelineStats
 

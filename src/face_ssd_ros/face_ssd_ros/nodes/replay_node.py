@@ -28,8 +28,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import UInt32
 from vision_msgs.msg import Detection2DArray
 
-from face_ssd_ros.bag_io import CAMERA_INFO_TYPE, DETECTIONS_TYPE, IMAGE_TYPE, BagError, BagReader
-from face_ssd_ros.bag_params import REPLAY_PARAMS
+from face_ssd_ros.config.bag_params import REPLAY_PARAMS
+from face_ssd_ros.evaluation.bag_io import BagError, BagReader, CAMERA_INFO_TYPE, DETECTIONS_TYPE, IMAGE_TYPE
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
     image_qos, join_thread, log_qos, run_node
 from face_ssd_ros.stamp_cache import stamp_key

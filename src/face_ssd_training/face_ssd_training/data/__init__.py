@@ -13,7 +13,7 @@ _EXPORTS = {
     'DetectionDataset': 'base', 'Record': 'base', 'check_same_labels': 'base', 'read_image_rgb': 'base',
     'load_labels': 'labels', 'save_labels': 'labels',
     'build_transform': 'transforms', 'detection_collate': 'transforms',
-    'DatasetError': 'validate', 'Issue': 'validate', 'ValidationReport': 'validate',
+    'DatasetError': 'checks', 'Issue': 'checks', 'ValidationReport': 'checks',
     'WiderFaceDataset': 'wider', 'load_wider_gt': 'wider',
     'VOCDataset': 'voc', 'OpenImagesDataset': 'openimages', 'COCODataset': 'coco', 'ImageFolderDataset': 'folder',
 }

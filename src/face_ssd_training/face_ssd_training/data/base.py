@@ -6,19 +6,16 @@ K >= 0, before ``transform`` is applied.
 """
 import logging
 from collections import OrderedDict
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch.utils.data
 
 from .labels import IGNORE_LABEL
-from .validate import DatasetError, ValidationReport
+from .checks import DatasetError, Record, ValidationReport  # noqa: F401  (Record: the index entry)
 
 log = logging.getLogger(__name__)
 
-Record = NamedTuple('Record', [('image_path', str), ('boxes', np.ndarray), ('labels', np.ndarray),
-                               ('image_id', str), ('width', int), ('height', int)])
-Record.__doc__ = """One indexed image: boxes float32 [K, 4] xyxy pixels, labels int64 [K], stored width/height."""
 
 
 def read_image_rgb(path: str) -> Optional[np.ndarray]:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .base import DetectionDataset
 from .labels import resolve_labels
-from .validate import DatasetError, IndexBuilder, ValidationReport
+from .checks import DatasetError, IndexBuilder, ValidationReport
 
 
 class COCODataset(DetectionDataset):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .base import DetectionDataset
 from .labels import resolve_labels
-from .validate import IMAGE_EXTENSIONS, DatasetError, IndexBuilder, ValidationReport
+from .checks import IMAGE_EXTENSIONS, DatasetError, IndexBuilder, ValidationReport
 
 
 def list_images(images_dir: str, filelist: Optional[str] = None) -> List[Tuple[str, Optional[int], Optional[str]]]:

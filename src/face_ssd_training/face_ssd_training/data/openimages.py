@@ -15,7 +15,7 @@ import numpy as np
 
 from .base import DetectionDataset
 from .labels import resolve_labels
-from .validate import DatasetError, IndexBuilder, ValidationReport
+from .checks import DatasetError, IndexBuilder, ValidationReport
 
 REQUIRED_COLUMNS = ('ImageID', 'XMin', 'XMax', 'YMin', 'YMax')
 
@@ -98,7 +98,7 @@ class OpenImagesDataset(DetectionDataset):
     def _add_normalised(builder: IndexBuilder, image_path: str, image_id: str, boxes: List, cls: List,
                         csv_path: str, first_line: int, lines: List[int], dropped: int) -> None:
         """Boxes are normalised: they need the image size, which the builder's probe provides."""
-        from .validate import check_image
+        from .checks import check_image
         report = builder.report
         wh = check_image(report, image_path, csv_path, first_line, verify=builder.verify)
         if wh is None:

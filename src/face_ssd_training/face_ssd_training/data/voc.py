@@ -19,7 +19,7 @@ import numpy as np
 
 from .base import DetectionDataset
 from .labels import load_labels, resolve_labels
-from .validate import DatasetError, IndexBuilder, ValidationReport
+from .checks import DatasetError, IndexBuilder, ValidationReport
 
 VocObject = Tuple[str, Tuple[float, float, float, float], bool, Optional[int]]
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .base import DetectionDataset
 from .labels import IGNORE_LABEL, resolve_labels
-from .validate import DatasetError, IndexBuilder, ValidationReport
+from .checks import DatasetError, IndexBuilder, ValidationReport
 
 #: attribute columns after x y w h
 WIDER_ATTRS = ('blur', 'expression', 'illumination', 'invalid', 'occlusion', 'pose')

@@ -20,8 +20,7 @@ import tempfile
 
 import numpy as np
 
-from face_ssd_training.eval.predictions import image_key, read_predictions, record_boxes
-from face_ssd_training.eval.predictions import PredictionsFormatError
+from face_ssd_ros.detect.predictions import PredictionsFormatError, image_key, read_predictions, record_boxes
 
 
 # ----------------------------------------------------------------------------------------------------- helpers
@@ -68,8 +67,8 @@ def model_complexity(model_path, input_size, threads=2, runs=30, warmup=5):
 
 def run_model(args, images, image_root, out_path):
     """Run ``args.model`` (face-ssd-detect options in ``args``) on ``images`` -> detect stats; writes ``out_path``."""
-    from face_ssd_training.detect_cli import build_detector, collect_images, detect_images, summary_line
-    from face_ssd_training.eval.predictions import PredictionWriter
+    from face_ssd_ros.detect.cli import build_detector, collect_images, detect_images, summary_line
+    from face_ssd_ros.detect.predictions import PredictionWriter
     detector = build_detector(args.model, args.backend, args.score_threshold, args.nms_iou, args.max_detections,
                               args.threads, args.input_size)
     try:
@@ -94,7 +93,7 @@ def _detect_summary(stats):
 # ----------------------------------------------------------------------------------------------------- wider
 def format_wider_table(name, result, extra=None):
     """Printable table of one WIDER result (AP in %)."""
-    from face_ssd_training.eval.wider import SETTINGS
+    from face_ssd_ros.evaluation.wider_gt import SETTINGS
     lines = ['%-28s %8s %8s %8s' % ('model', 'easy', 'medium', 'hard'),
              '%-28s %8s %8s %8s' % ((name[:28],) + tuple(_fmt(result.ap[s]) for s in SETTINGS)),
              '%-28s %8s %8s %8s' % (('faces counted',) + tuple(str(result.num_faces[s]) for s in SETTINGS))]
@@ -104,8 +103,8 @@ def format_wider_table(name, result, extra=None):
 
 
 def cmd_wider(args):
-    from face_ssd_training.eval.wider import (SETTINGS, evaluate_wider, load_wider_eval_gt, predictions_from_records,
-                                              read_image_list)
+    from face_ssd_ros.evaluation.wider_gt import (SETTINGS, evaluate_wider, load_wider_eval_gt,
+                                                  predictions_from_records, read_image_list)
     images_txt = args.images or os.path.join(args.gt_dir, 'images.txt')
     images = read_image_list(images_txt) if os.path.isfile(images_txt) else None
     if args.images and images is None:
@@ -260,7 +259,7 @@ def cmd_voc(args):
         if args.format == 'voc':
             mark_voc_difficult(gt, args.paths[0])
     if args.images:
-        from face_ssd_training.eval.wider import read_image_list
+        from face_ssd_ros.evaluation.wider_gt import read_image_list
         wanted = {image_key(p, 1) for p in read_image_list(args.images)}
         gt = {k: v for k, v in gt.items() if image_key(paths[k], 1) in wanted}
         paths = {k: paths[k] for k in gt}
@@ -329,7 +328,7 @@ def cmd_plot(args):
 
 # ----------------------------------------------------------------------------------------------------- main
 def build_parser():
-    from face_ssd_training.detect_cli import add_detector_args
+    from face_ssd_ros.detect.cli import add_detector_args
     p = argparse.ArgumentParser(prog='face-ssd-eval', description=__doc__.split('\n\n')[0],
                                 epilog=__doc__.split('\n\n', 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

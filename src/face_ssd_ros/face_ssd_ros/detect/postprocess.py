@@ -1,0 +1,130 @@
+"""SSD post-processing in numpy: per-class score threshold, greedy NMS, scaling to pixels, clipping, top-k."""
+import numpy as np
+
+from face_ssd_ros.detect.detection import Detection
+
+
+_TINY = 1e-300   # union floor: two zero-area boxes have IoU 0, not NaN
+
+
+def _areas(x1, y1, x2, y2):
+    return np.maximum(x2 - x1, 0.0) * np.maximum(y2 - y1, 0.0)
+
+
+def _iou_first_vs_rest(coords):
+    """IoU of box 0 against boxes 1.. given float64 rows ``coords [5, K]`` = (x1, y1, x2, y2, area) -> ``[K - 1]``."""
+    first, rest = coords[:, 0], coords[:, 1:]
+    inter = np.minimum(first[2], rest[2])
+    inter -= np.maximum(first[0], rest[0])
+    np.maximum(inter, 0.0, out=inter)
+    ih = np.minimum(first[3], rest[3])
+    ih -= np.maximum(first[1], rest[1])
+    np.maximum(ih, 0.0, out=ih)
+    inter *= ih
+    union = rest[4] + first[4]
+    union -= inter
+    np.maximum(union, _TINY, out=union)
+    return np.divide(inter, union, out=inter)
+
+
+def _coords(boxes):
+    """``[K, 4]`` boxes -> float64 ``[5, K]`` rows x1, y1, x2, y2, area."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    coords = np.empty((5, boxes.shape[0]), dtype=np.float64)
+    coords[:4] = boxes.T
+    coords[4] = _areas(coords[0], coords[1], coords[2], coords[3])
+    return coords
+
+
+def box_iou_one_to_many(box, boxes):
+    """IoU of one box ``[4]`` (x1, y1, x2, y2) against ``boxes [K, 4]`` -> float64 ``[K]`` (0 where union is 0).
+
+    Same arithmetic as :func:`nms`, so ``nms`` results can be checked with it exactly.
+    """
+    both = np.concatenate([np.asarray(box, dtype=np.float64).reshape(1, 4),
+                           np.asarray(boxes, dtype=np.float64).reshape(-1, 4)])
+    return _iou_first_vs_rest(_coords(both))
+
+
+def nms(boxes, scores, iou_threshold, max_keep=None):
+    """Greedy non-maximum suppression.
+
+    ``boxes``: ``[K, 4]`` corner form (x1, y1, x2, y2), any consistent unit; ``scores``: ``[K]``.
+    Visits boxes by descending score (equal scores: lower index first) and keeps a box unless its IoU with an
+    already kept box is greater than ``iou_threshold``. Stops after ``max_keep`` kept boxes if given.
+    Returns int64 indices ``[M]`` into ``boxes``, in visiting order (descending score).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores).reshape(-1)
+    if scores.shape[0] != boxes.shape[0]:
+        raise ValueError('nms: %d boxes but %d scores' % (boxes.shape[0], scores.shape[0]))
+    idx = np.argsort(-scores, kind='stable')
+    coords = _coords(boxes[idx])      # in visiting order; compacted to the survivors after each kept box
+    keep = []
+    while idx.size:
+        keep.append(idx[0])
+        if max_keep is not None and len(keep) >= max_keep:
+            break
+        survivors = np.flatnonzero(_iou_first_vs_rest(coords) <= iou_threshold) + 1
+        idx = idx.take(survivors)
+        coords = coords.take(survivors, axis=1)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _check_inputs(scores, boxes, labels):
+    if scores.ndim != 2 or boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] != scores.shape[0]:
+        raise ValueError('postprocess expects scores [N, C] and boxes [N, 4], got %s and %s'
+                         % (scores.shape, boxes.shape))
+    if len(labels) != scores.shape[1]:
+        raise ValueError('postprocess: %d score columns but %d labels %r' % (scores.shape[1], len(labels),
+                                                                             list(labels)))
+
+
+def postprocess(scores, boxes, image_w, image_h, labels, score_threshold, nms_iou, max_detections,
+                class_ids=None):
+    """Turn raw SSD outputs of one image into detections.
+
+    ``scores``: ``[N, C]`` class probabilities (column 0 = background, never reported); ``boxes``: ``[N, 4]``
+    x1, y1, x2, y2 normalised to [0, 1]; ``image_w, image_h``: size of the image the boxes refer to (pixels);
+    ``labels``: C names; ``score_threshold``: keep scores ``>=`` it; ``nms_iou``: per-class NMS IoU;
+    ``max_detections``: cap on the result; ``class_ids``: iterable of class indices (1..C-1) to report, None = all.
+    Boxes are scaled to pixels and clipped to the image; boxes with no area after clipping (or non-finite) are
+    dropped before NMS. Returns a list of :class:`Detection`, highest score first, at most ``max_detections``.
+    """
+    scores = np.asarray(scores)
+    boxes = np.asarray(boxes)
+    _check_inputs(scores, boxes, labels)
+    num_classes = scores.shape[1]
+    class_ids = range(1, num_classes) if class_ids is None else sorted(set(int(c) for c in class_ids))
+    max_detections = int(max_detections)
+    if max_detections <= 0:
+        return []
+    scale = np.array([image_w, image_h, image_w, image_h], dtype=np.float64)
+    found_scores, found_boxes, found_classes = [], [], []
+    for cls in class_ids:
+        if not 1 <= cls < num_classes:
+            raise ValueError('class id %d out of range 1..%d (0 is background)' % (cls, num_classes - 1))
+        column = scores[:, cls]
+        idx = np.flatnonzero(column >= score_threshold)
+        if idx.size == 0:
+            continue
+        px = boxes[idx].astype(np.float64) * scale
+        np.clip(px[:, 0::2], 0.0, float(image_w), out=px[:, 0::2])
+        np.clip(px[:, 1::2], 0.0, float(image_h), out=px[:, 1::2])
+        px += 0.0   # -0.0 -> 0.0
+        valid = (px[:, 2] > px[:, 0]) & (px[:, 3] > px[:, 1])   # False for NaN too
+        px, cls_scores = px[valid], column[idx][valid]
+        keep = nms(px, cls_scores, nms_iou, max_keep=max_detections)
+        found_boxes.append(px[keep])
+        found_scores.append(cls_scores[keep].astype(np.float64))
+        found_classes.append(np.full(keep.size, cls, dtype=np.int64))
+    if not found_scores:
+        return []
+    all_scores = np.concatenate(found_scores)
+    all_boxes = np.concatenate(found_boxes)
+    all_classes = np.concatenate(found_classes)
+    order = np.argsort(-all_scores, kind='stable')[:max_detections]
+    return [Detection(float(all_boxes[i, 0]), float(all_boxes[i, 1]), float(all_boxes[i, 2]),
+                      float(all_boxes[i, 3]), float(all_scores[i]), int(all_classes[i]),
+                      labels[int(all_classes[i])])
+            for i in order]
