@@ -18,7 +18,7 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
-    package_data={PACKAGE: ['models/*.onnx', 'models/*.json']},
+    package_data={PACKAGE: ['models/*.onnx', 'models/*.json', 'models/*.pt']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),

@@ -163,10 +163,11 @@ DETECTOR_PARAMS = (
     ParamSpec('max_detections', 200, 'Maximum detections per frame', 'int', min=1, max=10000),
     ParamSpec('class_filter', [], 'Labels to report ([] = all); every entry must be one of the model\'s labels',
               'string_array'),
-    ParamSpec('input_width', 0, 'Network input width (0 = the manifest\'s; non-zero only for dynamic-size models)',
-              'int', min=0, max=4096, read_only=True),
-    ParamSpec('input_height', 0, 'Network input height (0 = the manifest\'s; non-zero only for dynamic-size '
-              'models)', 'int', min=0, max=4096, read_only=True),
+    ParamSpec('input_width', 0, 'Network input width (0 = the model\'s). Another size runs the model\'s sibling '
+              'exported at it (<stem>_<W>x<H>.onnx, e.g. the shipped face_default_640x480.onnx) or a dynamic-size '
+              'model', 'int', min=0, max=4096, read_only=True),
+    ParamSpec('input_height', 0, 'Network input height (0 = the model\'s); see input_width', 'int', min=0, max=4096,
+              read_only=True),
     ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0 = default)', 'int', min=0, max=64,
               read_only=True),
     _qos('detector'),

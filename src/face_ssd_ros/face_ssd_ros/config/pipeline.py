@@ -79,8 +79,9 @@ LAUNCH_ARGUMENTS = (
     ('model_path', '', 'Model file (.onnx/.engine/.pt); "" = the config\'s (default: the shipped model)'),
     ('score_threshold', '', 'Detector score threshold 0..1 ("" = the config\'s)'),
     ('nms_iou', '', 'Detector NMS IoU 0..1 ("" = the config\'s)'),
-    ('input_width', '', 'Network input width for dynamic-size models ("" = the config\'s)'),
-    ('input_height', '', 'Network input height for dynamic-size models ("" = the config\'s)'),
+    ('input_width', '', 'Network input width ("" = the config\'s; 640 with input_height 480 runs the shipped '
+                        'model\'s 640x480 export)'),
+    ('input_height', '', 'Network input height ("" = the config\'s; see input_width)'),
     ('source', '', 'Camera source: "0", /dev/video0, GStreamer pipeline, video file, image folder/glob'),
     ('loop', '', 'Restart video files / image folders at the end: true|false ("" = the config\'s)'),
     ('publish_rate', '', 'Camera publish rate in Hz: 0 = source rate, -1 = as fast as possible ("" = the config\'s)'),

@@ -137,7 +137,8 @@ def add_detector_args(p, score_default=DEFAULT_SCORE_THRESHOLD):
     p.add_argument('--max-detections', type=int, default=DEFAULT_MAX_DETECTIONS,
                    help='boxes kept per image after NMS (default %(default)s)')
     p.add_argument('--input-size', type=parse_size, default=None, metavar='WxH',
-                   help='network input size; only for models exported with dynamic_size (default: the manifest)')
+                   help='network input size (default: the model\'s); another size runs the model\'s sibling exported '
+                        'at it (<stem>_WxH.onnx: the shipped model has 320x240 and 640x480) or a dynamic-size model')
     p.add_argument('--backend', choices=BACKENDS, default='auto', help='inference backend (default %(default)s)')
     p.add_argument('--threads', type=int, default=2, help='ONNX Runtime intra-op threads (default %(default)s)')
 

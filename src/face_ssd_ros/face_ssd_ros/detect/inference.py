@@ -1,5 +1,6 @@
 """FaceDetector: manifest + backend + pre/post-processing behind one call, ``detect(image_rgb)``."""
 import os
+import re
 import time
 from collections import namedtuple
 
@@ -43,6 +44,37 @@ def default_model_path():
     return path
 
 
+_SIZE_SUFFIX = re.compile(r'_(\d+)x(\d+)$')
+
+
+def sized_model_path(model_path, width, height):
+    """The sibling of ``model_path`` exported for a ``width x height`` input: ``<stem>_<W>x<H><ext>``.
+
+    The stem drops a size suffix it already has, so ``face_default_640x480.onnx`` at 320x240 gives
+    ``face_default_320x240.onnx``. (``face-ssd-export CKPT --input-size WxH`` writes such files; the shipped
+    default model has ``face_default.onnx`` at 320x240 and ``face_default_640x480.onnx``.)
+    """
+    stem, ext = os.path.splitext(model_path)
+    return '%s_%dx%d%s' % (_SIZE_SUFFIX.sub('', stem), int(width), int(height), ext)
+
+
+def model_for_input_size(model_path, manifest, input_size):
+    """``(model_path, manifest)`` that runs at ``input_size`` (w, h): the given model when its size matches or it is
+    dynamic, else a sibling exported at that size (:func:`sized_model_path`, or the unsuffixed stem when that one has
+    the size). Unchanged when no sibling exists (the caller reports the mismatch)."""
+    if not input_size or not all(input_size) or manifest.dynamic_size or \
+            (int(input_size[0]), int(input_size[1])) == (manifest.width, manifest.height):
+        return model_path, manifest
+    w, h = int(input_size[0]), int(input_size[1])
+    stem, ext = os.path.splitext(model_path)
+    for candidate in (sized_model_path(model_path, w, h), _SIZE_SUFFIX.sub('', stem) + ext):
+        if candidate != model_path and os.path.isfile(candidate):
+            other = load_manifest(candidate)
+            if (other.width, other.height) == (w, h) and list(other.labels) == list(manifest.labels):
+                return candidate, other
+    return model_path, manifest
+
+
 def _check(name, value):
     reason = params.validate(params.find_spec(params.DETECTOR_PARAMS, name), value)
     if reason:
@@ -56,15 +88,16 @@ class FaceDetector(object):
     ``model_path``: .onnx / .engine / .pt (None or '' = :func:`default_model_path`); ``backend``:
     auto|onnxruntime|tensorrt|torch; ``score_threshold``, ``nms_iou``, ``max_detections``: None = the manifest's
     ``postprocess`` values; ``class_filter``: labels to report (None or [] = all); ``input_size``:
-    ``(width, height)`` network input for dynamic-size models (None or zeros = the manifest's size);
+    ``(width, height)`` network input (None or zeros = the manifest's size): a fixed-size model switches to its
+    sibling exported at that size (:func:`model_for_input_size`), a dynamic-size model runs at it;
     ``num_threads``: backend threads (0 = default). Raises ManifestError / BackendError / ValueError /
     FileNotFoundError with an actionable message when the model or a setting is unusable.
     """
 
     def __init__(self, model_path=None, backend='auto', score_threshold=None, nms_iou=None, max_detections=None,
                  class_filter=None, input_size=None, num_threads=0):
-        self.model_path = os.fspath(model_path) if model_path else default_model_path()
-        self.manifest = load_manifest(self.model_path)
+        path = os.fspath(model_path) if model_path else default_model_path()
+        self.model_path, self.manifest = model_for_input_size(path, load_manifest(path), input_size)
         self.input_size = self._resolve_input_size(input_size)
         _check('num_threads', int(num_threads))
         self.backend = create_backend(backend, self.model_path, self.manifest, num_threads=int(num_threads),
@@ -88,9 +121,12 @@ class FaceDetector(object):
         if width < 0 or height < 0:
             raise ValueError('input_size must be positive, got %r' % (input_size,))
         if (width, height) != (m.width, m.height) and not m.dynamic_size:
-            raise ValueError('model %s has a fixed %dx%d input (manifest "dynamic_size": false), so input size '
-                             '%dx%d is not possible; leave input_width/input_height at 0, or export the model with '
-                             'a dynamic input size.' % (self.model_path, m.width, m.height, width, height))
+            raise ValueError('model %s has a fixed %dx%d input (manifest "dynamic_size": false) and no sibling %s, '
+                             'so input size %dx%d is not possible; leave input_width/input_height at 0, or export '
+                             'one: face-ssd-export CHECKPOINT.pt --input-size %dx%d --out %s'
+                             % (self.model_path, m.width, m.height,
+                                os.path.basename(sized_model_path(self.model_path, width, height)), width, height,
+                                width, height, sized_model_path(self.model_path, width, height)))
         return (width, height)
 
     # ------------------------------------------------------------------ settings
