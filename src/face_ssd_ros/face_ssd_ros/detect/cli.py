@@ -167,6 +167,8 @@ def main(argv=None):
     except (ValueError, RuntimeError, IOError, OSError) as e:
         print('face-ssd-detect: cannot load the model: %s' % e, file=sys.stderr)
         return 2
+    if getattr(getattr(detector, 'backend', None), 'note', None):
+        print('face-ssd-detect: %s' % detector.backend.note, file=sys.stderr)
     try:
         with PredictionWriter(args.out) as w:
             stats = detect_images(detector, images, w, progress=not args.quiet)
