@@ -315,8 +315,10 @@ def test_builder_fake_follows_the_real_api(stubs, version):
     objects = [(MODULE, trt, ('calls', 'parsed', 'called', 'config')), ('Builder', type(builder), ()),
                ('IBuilderConfig', type(builder.create_builder_config()), ()),
                ('INetworkDefinition', type(network), ()), ('ITensor', network.get_input(0), ()),
-               ('OnnxParser', trt.OnnxParser, ()), ('IOptimizationProfile', type(builder.create_optimization_profile()), ()),
-               ('Logger', trt.Logger, ()), ('BuilderFlag', trt.BuilderFlag, ()), ('MemoryPoolType', trt.MemoryPoolType, ()),
+               ('OnnxParser', trt.OnnxParser, ()),
+               ('IOptimizationProfile', type(builder.create_optimization_profile()), ()),
+               ('Logger', trt.Logger, ()), ('BuilderFlag', trt.BuilderFlag, ()),
+               ('MemoryPoolType', trt.MemoryPoolType, ()),
                ('NetworkDefinitionCreationFlag', trt.NetworkDefinitionCreationFlag, ())]
     for optional in ('IInt8EntropyCalibrator2', 'IProgressMonitor'):
         if hasattr(trt, optional):

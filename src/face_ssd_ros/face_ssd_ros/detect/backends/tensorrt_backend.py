@@ -1,11 +1,11 @@
 """TensorRT backend: runs a serialized engine built by ``face-ssd-build-engine`` on an NVIDIA GPU (Jetson or x86).
 
 Supports the TensorRT 8.x binding-index API (JetPack 4.6 ships TensorRT 8.0.1, JetPack 4.6.1+ 8.2.1:
-``get_binding_index``, ``execute_async_v2``) and the tensor-name API (TensorRT >= 8.5, the only one in 10.x and 11.x:
-``set_tensor_address``, ``execute_async_v3``), picked by feature detection. Memory: one page-locked host buffer and one device buffer per I/O
-tensor, one CUDA stream; ``infer`` = async H2D copy, enqueue, async D2H copies, one stream synchronise. Outputs are
-found by name (the manifest's ``scores`` / ``boxes`` names), never by position. Dynamic-shape engines get their input
-shape set per call (buffers are re-allocated when it changes).
+``get_binding_index``, ``execute_async_v2``) and the tensor-name API (TensorRT >= 8.5, the only one in 10.x and
+11.x: ``set_tensor_address``, ``execute_async_v3``), picked by feature detection. Memory: one page-locked host
+buffer and one device buffer per I/O tensor, one CUDA stream; ``infer`` = async H2D copy, enqueue, async D2H copies,
+one stream synchronise. Outputs are found by name (the manifest's ``scores`` / ``boxes`` names), never by position.
+Dynamic-shape engines get their input shape set per call (buffers are re-allocated when it changes).
 
 Before deserializing, the engine is checked against its sidecar (``face_ssd_ros.detect.engine_cache.check_engine``)
 for the
@@ -143,7 +143,8 @@ class _TensorIO(object):
 
 
 class _BindingIO(object):
-    """Binding-index I/O API of TensorRT 7.x/8.x (JetPack 4.6: TensorRT 8.2). Uses optimization profile 0."""
+    """Binding-index I/O API of TensorRT 7.x/8.x (JetPack 4.6.x: TensorRT 8.0.1 / 8.2.1). Uses optimization profile
+    0."""
 
     api = 'bindings'
 
