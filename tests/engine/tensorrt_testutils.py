@@ -11,7 +11,6 @@ import sys
 import types
 
 import numpy as np
-import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # tests/engine/ -> repo
 SHARED_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data'))
@@ -546,10 +545,3 @@ def hide_modules(monkeypatch, *names):
     """Make ``import NAME`` raise ImportError for one test (``sys.modules[NAME] = None``)."""
     for name in names:
         monkeypatch.setitem(sys.modules, name, None)
-
-
-@pytest.fixture(autouse=True)
-def no_engine_env(monkeypatch):
-    """Tests choose engine caches and precisions explicitly; the caller's FACE_SSD_* settings must not leak in."""
-    monkeypatch.delenv('FACE_SSD_ENGINE_CACHE', raising=False)
-    monkeypatch.delenv('FACE_SSD_PRECISION', raising=False)

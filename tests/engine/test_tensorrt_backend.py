@@ -14,7 +14,6 @@ import pytest
 
 from face_ssd_ros.detect import engine_cache as ec
 from face_ssd_ros.detect.backends import BackendError, BackendUnavailable, create_backend
-from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
 from tensorrt_testutils import (FakeCuda, fake_network, fake_plan, hide_modules, install_fakes, make_fake_trt,
                                 make_fake_trt_with_builder, make_manifest, manifest_dict, write_tiny_onnx)
 
@@ -368,9 +367,9 @@ def test_auto_on_onnx_without_onnxruntime_uses_the_tensorrt_engine(monkeypatch, 
 
 # ---------------------------------------------------------------------------------------------- real GPU
 def _real_gpu():
+    from face_ssd_ros.detect.backends.tensorrt_backend import import_tensorrt
     try:
-        import pycuda.driver as cuda
-        import tensorrt  # noqa: F401
+        _, cuda = import_tensorrt()  # a real TensorRT (not its type stubs) and pycuda
         cuda.init()
         return cuda.Device.count() > 0
     except Exception:

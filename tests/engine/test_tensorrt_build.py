@@ -9,7 +9,6 @@ import pytest
 
 from face_ssd_ros.detect import engine_cache as ec
 from face_ssd_ros.engine import build as tb
-from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
 from tensorrt_testutils import (SHARED_DATA, FakeBuilderTRT, FakeCuda, hide_modules, install_fakes, make_manifest,
                                 real_images, write_tiny_onnx)
 
