@@ -25,6 +25,7 @@ setup(
         ('share/' + PACKAGE + '/launch', top_files('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', top_files('config/*.yaml') + top_files('config/*.xml')),
     ],
+    python_requires='>=3.6',  # JetPack 4.6 (Jetson Nano): Python 3.6; tests/unit/test_runtime_compat.py
     install_requires=['setuptools', 'numpy', 'pyyaml'],
     # Bag evaluation (face-ssd-make-bag, face-ssd-bag-eval, replay_node, evaluator_node): rosbags reads and writes
     # rosbag2 without rclpy; matplotlib draws the PR curves.

@@ -84,6 +84,15 @@ def build_detector(model=None, backend='auto', score_threshold=DEFAULT_SCORE_THR
                         max_detections=max_detections, num_threads=threads, input_size=input_size)
 
 
+def _progress(items, enabled):
+    """``items`` wrapped in a tqdm progress bar on stderr when tqdm is installed (the robot images have none)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc='detect', unit='img', file=sys.stderr, disable=not enabled)
+
+
 def detect_images(detector, images, writer, progress=True):
     """Run ``detector`` on every image and write one record per image.
 
@@ -95,10 +104,9 @@ def detect_images(detector, images, writer, progress=True):
         dict: ``images`` (processed), ``failed`` (list of (name, reason)), ``wall_s`` (total, reading included),
         ``detect_ms`` (list of per-image ``detect()`` times in ms).
     """
-    from tqdm import tqdm
     failed, detect_ms = [], []
     t_start = time.perf_counter()
-    for name, full in tqdm(images, desc='detect', unit='img', file=sys.stderr, disable=not progress):
+    for name, full in _progress(images, progress):
         try:
             image = read_image_rgb(full)
         except (IOError, OSError) as e:
@@ -168,6 +176,8 @@ def main(argv=None):
     except (ValueError, RuntimeError, IOError, OSError) as e:
         print('face-ssd-detect: cannot load the model: %s' % e, file=sys.stderr)
         return 2
+    if getattr(getattr(detector, 'backend', None), 'note', None):
+        print('face-ssd-detect: %s' % detector.backend.note, file=sys.stderr)
     try:
         with PredictionWriter(args.out) as w:
             stats = detect_images(detector, images, w, progress=not args.quiet)

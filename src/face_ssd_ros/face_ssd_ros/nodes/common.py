@@ -1,7 +1,7 @@
 """rclpy glue shared by the face_ssd nodes: parameters from ParamSpec tables, image QoS, the node base class
 (summary, shutdown, diagnostics, clean-up of a node that fails to start) and the main() loop.
 
-Works on ROS 2 Humble (Python 3.8) and newer.
+Works on ROS 2 Humble (Python 3.6 on JetPack 4.6, 3.8+ elsewhere) and newer.
 """
 import array
 import numbers

@@ -9,7 +9,10 @@
   run time (validated; class_filter entries must be labels of the model).
 * Per-stage latency (conversion, preprocess, inference, postprocess, publish) and counters go to ``/diagnostics``
   (diagnostic_msgs/DiagnosticArray) every ``diagnostics_period`` seconds; a summary is logged at shutdown.
-* A missing or mismatched model is a start-up error: one clear log line, exit code 1.
+* A missing or mismatched model is a start-up error: one clear log line, exit code 1. ``backend: tensorrt`` with an
+  .onnx model runs the model's cached engine; without one the node refuses to start and names the one
+  ``face-ssd-build-engine`` command that builds it (the Docker entrypoint runs it on first start). ``auto`` on an
+  .onnx where onnxruntime is not installed runs that TensorRT engine and logs a warning saying so.
 
 Run: ``ros2 run face_ssd_ros detector_node --ros-args -p model_path:=/path/model.onnx -r image_raw:=/cam/image``
 """
@@ -69,6 +72,8 @@ class DetectorNode(FaceSsdNode):
                                % (self.detector.model_path, self.detector.backend_name, self.detector.input_size[0],
                                   self.detector.input_size[1], list(m.labels[1:]), self.detector.score_threshold,
                                   self.detector.nms_iou))
+        if self.detector.backend.note:  # e.g. auto on an .onnx without onnxruntime: the cached TensorRT engine
+            self.get_logger().warning(self.detector.backend.note)
 
     # ------------------------------------------------------------------ parameters
     def _check_class_filter(self, value):
