@@ -221,3 +221,32 @@ def test_configure_applies_to_the_next_frame():
     tracker.configure(min_hits=2, track_buffer=5)
     assert (tracker.min_hits, tracker.track_buffer, tracker.match_iou) == (2, 5, 0.2)
     assert step(tracker, [box(100, 100)]) == [1]
+
+
+# ---------------------------------------------------------------------------------------------- with a detector
+def _square(value):
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[16:32, 32:48] = value   # one grid cell (16x16 px in this 64x48 image)
+    return image
+
+
+def test_detect_tracked_with_the_grid_model(grid_model):
+    """What the detector node publishes: a bright square gets an id on its second frame; a dimmer one (score
+    ~0.56, under the 0.6 threshold) keeps it through the second pass; without a tracker it is not published."""
+    from face_ssd_ros.config import params
+    from face_ssd_ros.detect.inference import FaceDetector
+    from face_ssd_ros.detect.tracker import detect_tracked, tracker_from_params
+    values = params.defaults(params.DETECTOR_PARAMS)
+    assert tracker_from_params(dict(values, tracking=False)) is None
+    tracker = tracker_from_params(values)
+    assert (tracker.match_iou, tracker.track_buffer, tracker.min_hits, tracker.low_threshold) == (0.2, 30, 2, 0.2)
+    with FaceDetector(grid_model) as detector:
+        frames = [detect_tracked(detector, tracker, _square(v)) for v in (255, 255, 135, 135, 255)]
+        assert [[d.track_id for d in dets] for dets, _, _ in frames] == [[None], [1], [1], [1], [1]]
+        dim = frames[2][0][0]
+        assert 0.5 < dim.score < 0.6 and (dim.x1, dim.y1, dim.x2, dim.y2) == pytest.approx((32, 16, 48, 32))
+        assert all(ms is not None and ms >= 0 for _, _, ms in frames)
+        dets, _, ms = detect_tracked(detector, None, _square(135))
+        assert dets == [] and ms is None
+        dets, _, _ = detect_tracked(detector, None, _square(255))
+        assert len(dets) == 1 and dets[0].track_id is None

@@ -76,6 +76,16 @@ class FaceDetector(object):
                             m.max_detections if max_detections is None else max_detections,
                             class_filter if class_filter is not None else [])
 
+    @classmethod
+    def from_params(cls, values):
+        """A detector from detector-node parameter values ``{name: value}`` (``config.params.DETECTOR_PARAMS``:
+        model_path, backend, score_threshold, nms_iou, max_detections, class_filter, input_width/height,
+        num_threads), as the detector node builds it."""
+        return cls(model_path=values['model_path'] or None, backend=values['backend'],
+                   score_threshold=values['score_threshold'], nms_iou=values['nms_iou'],
+                   max_detections=values['max_detections'], class_filter=values['class_filter'],
+                   input_size=(values['input_width'], values['input_height']), num_threads=values['num_threads'])
+
     def _resolve_input_size(self, input_size):
         """``(width, height)`` to run at; a size other than the manifest's only for dynamic-size models."""
         m = self.manifest

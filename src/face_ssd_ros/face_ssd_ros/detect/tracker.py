@@ -24,6 +24,7 @@ enters never share an id. Published boxes (``keep``): every high box (with its i
 
 Frames are counted by :meth:`update` calls: ``track_buffer`` and ``min_hits`` are in processed frames.
 """
+import time
 from collections import namedtuple
 
 import numpy as np
@@ -322,6 +323,35 @@ class ByteTracker(object):
                 for d, tid, kept in zip(detections, result.track_ids, result.keep) if kept]
 
 
-def untracked(detections, score_threshold):
-    """The detections at or above ``score_threshold`` with no track id (tracking off)."""
-    return [d._replace(track_id=None) for d in detections if d.score >= score_threshold]
+#: detector parameter (config.params.DETECTOR_PARAMS) -> ByteTracker argument
+PARAM_ARGS = (('track_match_iou', 'match_iou'), ('track_buffer', 'track_buffer'), ('track_min_hits', 'min_hits'),
+              ('track_low_threshold', 'low_threshold'))
+
+
+def tracker_arguments(values):
+    """ByteTracker keyword arguments from detector parameter values ``{name: value}`` (see :data:`PARAM_ARGS`)."""
+    return dict((arg, values[name]) for name, arg in PARAM_ARGS)
+
+
+def tracker_from_params(values):
+    """A :class:`ByteTracker` from detector parameter values, or None when ``values['tracking']`` is off."""
+    return ByteTracker(**tracker_arguments(values)) if values['tracking'] else None
+
+
+def detect_tracked(detector, tracker, image_rgb):
+    """One frame through a detector and (optionally) a tracker: what the detector node publishes.
+
+    ``detector``: a :class:`face_ssd_ros.detect.inference.FaceDetector`; ``tracker``: a :class:`ByteTracker` or
+    None (tracking off); ``image_rgb``: np.uint8 ``[H, W, 3]``. With a tracker the boxes are post-processed down
+    to ``min(low_threshold, score_threshold)`` and the tracker picks the published ones (see the module
+    docstring). Returns ``(detections, stage_times, tracking_ms)`` (``tracking_ms`` None without a tracker);
+    raises what ``detector.detect`` raises.
+    """
+    threshold = detector.score_threshold
+    if tracker is None:
+        detections, times = detector.detect(image_rgb)
+        return detections, times, None
+    detections, times = detector.detect(image_rgb, min_score=min(tracker.low_threshold, threshold))
+    t0 = time.perf_counter()
+    detections = tracker.track(detections, threshold)
+    return detections, times, (time.perf_counter() - t0) * 1e3

@@ -23,7 +23,7 @@ from face_ssd_ros.config import params
 from face_ssd_ros.detect.backends import BackendError
 from face_ssd_ros.detect.inference import FaceDetector, ModelOutputError
 from face_ssd_ros.detect.manifest import ManifestError
-from face_ssd_ros.detect.tracker import ByteTracker
+from face_ssd_ros.detect.tracker import detect_tracked, tracker_arguments, tracker_from_params
 from face_ssd_ros.msgs.convert import detections_to_msg, image_msg_to_array
 from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.nodes.common import ParameterHandler, StartupError, detections_qos, image_qos, log_qos
@@ -32,15 +32,6 @@ from face_ssd_ros.stats import PipelineStats
 
 STAGES = ('conversion', 'preprocess', 'inference', 'postprocess', 'tracking', 'publish')
 _THRESHOLD_PARAMS = ('score_threshold', 'nms_iou', 'max_detections', 'class_filter')
-_TRACKER_ARGS = (('track_match_iou', 'match_iou'), ('track_buffer', 'track_buffer'),
-                 ('track_min_hits', 'min_hits'), ('track_low_threshold', 'low_threshold'))
-
-
-def make_tracker(values):
-    """A :class:`ByteTracker` from detector parameter values (``{name: value}``), or None when tracking is off."""
-    if not values['tracking']:
-        return None
-    return ByteTracker(**dict((arg, values[name]) for name, arg in _TRACKER_ARGS))
 
 
 class DetectorCore(object):
@@ -77,10 +68,7 @@ class DetectorCore(object):
             return
         p = self.values()
         try:
-            detector = FaceDetector(model_path=p['model_path'] or None, backend=p['backend'],
-                                    score_threshold=p['score_threshold'], nms_iou=p['nms_iou'],
-                                    max_detections=p['max_detections'], class_filter=p['class_filter'],
-                                    input_size=(p['input_width'], p['input_height']), num_threads=p['num_threads'])
+            detector = FaceDetector.from_params(p)
         except (ManifestError, BackendError, ValueError, FileNotFoundError, OSError) as exc:
             self.load_error = 'cannot load the model: %s' % exc
             raise StartupError('%s: %s' % (self.node.get_name(), self.load_error))
@@ -91,7 +79,7 @@ class DetectorCore(object):
             self.load_error = 'the model loads but does not run: %s: %s' % (type(exc).__name__, exc)
             raise StartupError('%s: %s' % (self.node.get_name(), self.load_error))
         self.load_error = None
-        self.tracker = make_tracker(p)
+        self.tracker = tracker_from_params(p)
         self.detector = detector
         m = detector.manifest
         self.node.get_logger().info(
@@ -156,9 +144,9 @@ class DetectorCore(object):
             values = self.values()
             values.update(changes)
             if 'tracking' in changes:
-                self.tracker = make_tracker(values)  # on: a fresh tracker; off: none
+                self.tracker = tracker_from_params(values)  # on: a fresh tracker; off: none
             elif self.tracker is not None:
-                self.tracker.configure(**dict((arg, values[name]) for name, arg in _TRACKER_ARGS))
+                self.tracker.configure(**tracker_arguments(values))
         if thresholds or tracking:
             self.node.get_logger().info('detector settings changed: %s' % ', '.join(
                 '%s=%s' % (k, changes[k]) for k in sorted(thresholds) + sorted(tracking)))
@@ -188,28 +176,21 @@ class DetectorCore(object):
         except ImageSizeError as exc:
             return self._skip('image_size', exc)
         t1 = time.perf_counter()
-        threshold = detector.score_threshold
         try:
-            if tracker is None:
-                detections, times = detector.detect(image)
-            else:
-                detections, times = detector.detect(image, min_score=min(tracker.low_threshold, threshold))
+            detections, times, tracking_ms = detect_tracked(detector, tracker, image)
         except ModelOutputError as exc:
             return self._skip('model_output', exc)
         except ValueError as exc:
             return self._skip('bad_image', exc)
         t2 = time.perf_counter()
-        if tracker is not None:
-            detections = tracker.track(detections, threshold)
-        t3 = time.perf_counter()
         pub.publish(detections_to_msg(detections, msg.header))
-        t4 = time.perf_counter()
+        t3 = time.perf_counter()
         self.stats.record('conversion', (t1 - t0) * 1e3)
         self.stats.record_times(times)
-        if tracker is not None:
-            self.stats.record('tracking', (t3 - t2) * 1e3)
-        self.stats.record('publish', (t4 - t3) * 1e3)
-        self.stats.record('total', (t4 - t0) * 1e3)
+        if tracking_ms is not None:
+            self.stats.record('tracking', tracking_ms)
+        self.stats.record('publish', (t3 - t2) * 1e3)
+        self.stats.record('total', (t3 - t0) * 1e3)
         stamp_ns = stamp_to_ns(msg.header)
         if stamp_ns > 0:
             self.stats.record('capture_to_publish', (self.node.get_clock().now().nanoseconds - stamp_ns) / 1e6)
