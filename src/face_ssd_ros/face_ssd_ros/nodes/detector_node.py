@@ -20,7 +20,7 @@ The work itself is :class:`face_ssd_ros.nodes.detector_core.DetectorCore`, share
 Run: ``ros2 run face_ssd_ros detector_node --ros-args -p model_path:=/path/model.onnx -r image_raw:=/cam/image``
 """
 from face_ssd_ros.nodes.common import FaceSsdNode, StartupError, exit_with, run_node
-from face_ssd_ros.nodes.detector_core import STAGES, DetectorCore  # noqa: F401  (STAGES: re-exported)
+from face_ssd_ros.nodes.detector_core import DetectorCore
 
 
 class DetectorNode(FaceSsdNode):
