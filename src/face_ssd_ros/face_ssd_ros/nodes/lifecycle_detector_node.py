@@ -130,10 +130,11 @@ class LifecycleDetectorNode(FaceSsdLifecycleNode):
         """Take the node to finalized (releasing the model) and log the summary (idempotent)."""
         if self.core is None:
             return
-        if self.lifecycle_state() in ('unconfigured', 'inactive', 'active'):
+        # after Ctrl-C the context is shut down: the transition could not announce itself; just release below
+        if self.context.ok() and self.lifecycle_state() in ('unconfigured', 'inactive', 'active'):
             try:
                 self.trigger_shutdown()
-            except Exception:  # the context may be shut down already (Ctrl-C): release directly below
+            except Exception:  # release directly below
                 pass
         self._release()
         self.log_summary()
