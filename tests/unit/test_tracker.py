@@ -250,3 +250,31 @@ def test_detect_tracked_with_the_grid_model(grid_model):
         assert dets == [] and ms is None
         dets, _, _ = detect_tracked(detector, None, _square(255))
         assert len(dets) == 1 and dets[0].track_id is None
+
+
+def test_kalman_equals_the_full_eight_state_filter():
+    """The per-axis filter is exact: the same numbers as the textbook 8-state filter with F, H, Q, R matrices."""
+    from face_ssd_ros.detect import tracker as tr
+    boxes = [box(100 + 5 * i + (3 if i % 3 else -2), 50 - 2 * i, 40 + i) for i in range(8)]
+    kf = BoxKalman(boxes[0])
+    F = np.eye(8)
+    F[:4, 4:] = np.eye(4)
+    H = np.eye(4, 8)
+    x = kf.mean.copy()
+    P = np.diag(np.concatenate([kf.p_pp, kf.p_vv]))
+
+    def scale(state):
+        return np.array([state[2], state[3], state[2], state[3]])
+    for z_box in boxes[1:]:
+        kf.predict()
+        q = np.diag(np.concatenate([(tr._STD_POSITION * scale(x)) ** 2, (tr._STD_VELOCITY * scale(x)) ** 2]))
+        x, P = F.dot(x), F.dot(P).dot(F.T) + q
+        kf.update(z_box)
+        r = np.diag((tr._STD_MEASUREMENT * scale(x)) ** 2)
+        K = P.dot(H.T).dot(np.linalg.inv(H.dot(P).dot(H.T) + r))
+        z = np.array([(z_box[0] + z_box[2]) / 2, (z_box[1] + z_box[3]) / 2, z_box[2] - z_box[0], z_box[3] - z_box[1]])
+        x, P = x + K.dot(z - H.dot(x)), (np.eye(8) - K.dot(H)).dot(P)
+        np.testing.assert_allclose(kf.mean, x, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(kf.p_pp, np.diag(P)[:4], rtol=1e-9)
+        np.testing.assert_allclose(kf.p_pv, np.diag(P[:4, 4:]), rtol=1e-9, atol=1e-12)
+        assert np.abs(P[:4, :4] - np.diag(np.diag(P[:4, :4]))).max() < 1e-12   # no cross-axis terms

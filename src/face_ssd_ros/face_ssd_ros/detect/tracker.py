@@ -98,48 +98,61 @@ def _xyxy_to_cxcywh(box):
 
 
 class BoxKalman(object):
-    """Constant-velocity Kalman filter of one box: state ``mean [8]`` = (cx, cy, w, h, vcx, vcy, vw, vh) in pixels
-    and pixels per frame, ``cov [8, 8]``; measurements are boxes ``[4]`` (x1, y1, x2, y2)."""
+    """Constant-velocity Kalman filter of one box: state (cx, cy, w, h) in pixels and their velocities in pixels per
+    frame; measurements are boxes ``[4]`` (x1, y1, x2, y2).
 
-    _F = np.eye(8)
-    _F[:4, 4:] = np.eye(4)
-    _H = np.eye(4, 8)
+    With a diagonal process and measurement noise the four axes never correlate, so the 8-state filter is exactly
+    four independent 2-state (position, velocity) filters: ``pos [4]``, ``vel [4]`` and per axis the covariance
+    entries ``p_pp [4]``, ``p_pv [4]``, ``p_vv [4]`` (a few vector operations per frame instead of 8x8 matrices).
+    Noise standard deviations are proportional to the box size (x and w to the width, y and h to the height).
+    """
+
+    __slots__ = ('pos', 'vel', 'p_pp', 'p_pv', 'p_vv')
 
     def __init__(self, box):
-        z = _xyxy_to_cxcywh(box)
-        self.mean = np.concatenate([z, np.zeros(4)])
-        scale = self._scale(z)
-        self.cov = np.diag(np.concatenate([2.0 * _STD_POSITION * scale, 10.0 * _STD_VELOCITY * scale]) ** 2)
+        self.pos = _xyxy_to_cxcywh(box)
+        self.vel = np.zeros(4)
+        scale = self._scale()
+        self.p_pp = (2.0 * _STD_POSITION * scale) ** 2
+        self.p_pv = np.zeros(4)
+        self.p_vv = (10.0 * _STD_VELOCITY * scale) ** 2
 
-    @staticmethod
-    def _scale(state):
-        """Per-component size scale ``[4]``: (w, h, w, h) of ``state`` (cx, cy, w, h, ...)."""
-        w, h = max(float(state[2]), _MIN_SIZE), max(float(state[3]), _MIN_SIZE)
+    def _scale(self):
+        """Per-axis size scale ``[4]``: (w, h, w, h)."""
+        w, h = max(float(self.pos[2]), _MIN_SIZE), max(float(self.pos[3]), _MIN_SIZE)
         return np.array([w, h, w, h])
+
+    @property
+    def mean(self):
+        """The state ``[8]`` (cx, cy, w, h, vcx, vcy, vw, vh)."""
+        return np.concatenate([self.pos, self.vel])
 
     def predict(self, still_size=False):
         """Advance one frame. ``still_size``: stop the size velocity first (a lost track keeps its size)."""
         if still_size:
-            self.mean[6:] = 0.0
-        scale = self._scale(self.mean)
-        q = np.diag(np.concatenate([_STD_POSITION * scale, _STD_VELOCITY * scale]) ** 2)
-        self.mean = self._F.dot(self.mean)
-        self.mean[2:4] = np.maximum(self.mean[2:4], _MIN_SIZE)
-        self.cov = self._F.dot(self.cov).dot(self._F.T) + q
+            self.vel[2:] = 0.0
+        scale2 = self._scale() ** 2
+        self.pos = self.pos + self.vel
+        self.pos[2:] = np.maximum(self.pos[2:], _MIN_SIZE)
+        self.p_pp = self.p_pp + 2.0 * self.p_pv + self.p_vv + _STD_POSITION ** 2 * scale2
+        self.p_pv = self.p_pv + self.p_vv
+        self.p_vv = self.p_vv + _STD_VELOCITY ** 2 * scale2
 
     def update(self, box):
         """Correct the state with a measured box ``[4]`` (x1, y1, x2, y2)."""
-        z = _xyxy_to_cxcywh(box)
-        r = np.diag((_STD_MEASUREMENT * self._scale(self.mean)) ** 2)
-        s = self._H.dot(self.cov).dot(self._H.T) + r
-        gain = np.linalg.solve(s, self._H.dot(self.cov)).T       # cov H^T S^-1 (S and cov are symmetric)
-        self.mean = self.mean + gain.dot(z - self._H.dot(self.mean))
-        self.mean[2:4] = np.maximum(self.mean[2:4], _MIN_SIZE)
-        self.cov = (np.eye(8) - gain.dot(self._H)).dot(self.cov)
+        innovation = _xyxy_to_cxcywh(box) - self.pos
+        s = self.p_pp + (_STD_MEASUREMENT ** 2) * self._scale() ** 2
+        k_pos, k_vel = self.p_pp / s, self.p_pv / s
+        self.pos = self.pos + k_pos * innovation
+        self.pos[2:] = np.maximum(self.pos[2:], _MIN_SIZE)
+        self.vel = self.vel + k_vel * innovation
+        self.p_vv = self.p_vv - k_vel * self.p_pv
+        self.p_pp = (1.0 - k_pos) * self.p_pp
+        self.p_pv = (1.0 - k_pos) * self.p_pv
 
     def box(self):
         """The current box ``[4]`` (x1, y1, x2, y2)."""
-        cx, cy, w, h = self.mean[:4]
+        cx, cy, w, h = self.pos
         return np.array([cx - w * 0.5, cy - h * 0.5, cx + w * 0.5, cy + h * 0.5])
 
 
