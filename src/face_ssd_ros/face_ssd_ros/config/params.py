@@ -157,7 +157,8 @@ DETECTOR_PARAMS = (
               'string', read_only=True),
     ParamSpec('backend', 'auto', 'Inference backend (auto = by model file extension)', 'string',
               choices=('auto', 'onnxruntime', 'tensorrt', 'torch'), read_only=True),
-    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection', 'double', min=0.0, max=1.0),
+    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection (with tracking on, a face already '
+              'tracked may also continue with boxes down to track_low_threshold)', 'double', min=0.0, max=1.0),
     ParamSpec('nms_iou', 0.3, 'IoU above which a lower-scored box of the same class is suppressed', 'double',
               min=0.0, max=1.0),
     ParamSpec('max_detections', 200, 'Maximum detections per frame', 'int', min=1, max=10000),
