@@ -39,6 +39,7 @@ setup(
         'console_scripts': [
             'camera_node = face_ssd_ros.nodes.camera_node:main',
             'detector_node = face_ssd_ros.nodes.detector_node:main',
+            'lifecycle_detector_node = face_ssd_ros.nodes.lifecycle_detector_node:main',
             'overlay_node = face_ssd_ros.nodes.overlay_node:main',
             'replay_node = face_ssd_ros.nodes.replay_node:main',
             'evaluator_node = face_ssd_ros.nodes.evaluator_node:main',

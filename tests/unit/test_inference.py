@@ -56,6 +56,14 @@ def test_thresholds_default_to_manifest_and_change_at_runtime(grid_model):
         with pytest.raises(ValueError):
             det.set_thresholds(**bad)
         assert (det.score_threshold, det.max_detections) == (0.4, 5)     # nothing applied on failure
+    det.set_thresholds(score_threshold=0.6, max_detections=200)
+    assert det.detect(grey)[0] == [] and len(det.detect(grey, min_score=0.45)[0]) == 12  # the tracker's floor
+    assert det.score_threshold == 0.6                                                    # one call only
+    from face_ssd_ros.config import params
+    values = dict(params.defaults(params.DETECTOR_PARAMS), model_path=grid_model, score_threshold=0.55,
+                  class_filter=['face'])
+    from_params = FaceDetector.from_params(values)
+    assert (from_params.score_threshold, from_params.class_filter, from_params.input_size) == (0.55, ['face'], (32, 24))
     constructed = FaceDetector(grid_model, score_threshold=0.45, nms_iou=0.5, max_detections=3)
     assert (constructed.score_threshold, constructed.nms_iou, constructed.max_detections) == (0.45, 0.5, 3)
 

@@ -41,6 +41,13 @@ CONTRACT = {
         'num_threads': ('int', 0, 64, None, RO),
         'qos_reliability': QOS,
         'diagnostics_period': ('double', 0.1, 60.0, None, RW),
+        'tracking': ('bool', None, None, None, RW),
+        'track_match_iou': ('double', 0.01, 1.0, None, RW),
+        'track_buffer': ('int', 0, 10000, None, RW),
+        'track_min_hits': ('int', 1, 1000, None, RW),
+        'track_low_threshold': ('double', 0.0, 1.0, None, RW),
+        'managed': ('bool', None, None, None, RO),
+        'autostart': ('bool', None, None, None, RO),
     },
     'overlay': {
         'cache_size': ('int', 1, 1000, None, RW),
@@ -71,6 +78,8 @@ def test_notable_defaults():
     assert d['frame_id'] == 'camera' and d['width'] == 0 and d['max_frames'] == 0
     d = params.defaults(DETECTOR_PARAMS)
     assert d['model_path'] == '' and d['class_filter'] == [] and d['input_width'] == 0 and d['backend'] == 'auto'
+    assert d['tracking'] is True and d['managed'] is False and d['autostart'] is True
+    assert set(params.TRACKING_PARAMS) <= set(d)
 
 
 @pytest.mark.parametrize('name,value,words', [

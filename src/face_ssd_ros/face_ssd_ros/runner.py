@@ -7,9 +7,14 @@ It stops when the camera finishes (end of a file without loop, max_frames) or af
 Ctrl-C, waits briefly for the last frames to leave the detector and overlay, and prints a summary: frames, faces,
 processed FPS and per-stage latency. ``--jsonl`` records every detection array as one JSON line::
 
-    {"stamp": {"sec": S, "nanosec": N}, "frame_id": "camera", "boxes": [[x1, y1, x2, y2, score, "face"], ...]}
+    {"stamp": {"sec": S, "nanosec": N}, "frame_id": "camera",
+     "boxes": [[x1, y1, x2, y2, score, "face", track_id], ...]}
 
-(boxes in pixels of the image, as in ``face-ssd-detect`` predictions). Arguments after ``--ros-args`` go to rclpy.
+(boxes in pixels of the image as in ``face-ssd-detect`` predictions, plus the track id: an int, or null for a box
+without one, see :mod:`face_ssd_ros.detect.tracker`). Arguments after ``--ros-args`` go to rclpy.
+
+With ``--set detector.managed=true`` the detector is ``lifecycle_detector_node``; with ``detector.autostart=false``
+it stays unconfigured until a lifecycle manager (or ``ros2 lifecycle set /detector configure``) drives it.
 
 The bag-evaluation pipeline (replay -> detector -> evaluator, config/bag_eval.yaml) runs the same way::
 
@@ -68,8 +73,7 @@ class DetectionRecorder(Node):
         if self._file is not None:
             record = {'stamp': {'sec': msg.header.stamp.sec, 'nanosec': msg.header.stamp.nanosec},
                       'frame_id': msg.header.frame_id,
-                      'boxes': [[round(d.x1, 2), round(d.y1, 2), round(d.x2, 2), round(d.y2, 2), round(d.score, 4),
-                                 d.label] for d in detections]}
+                      'boxes': [d.as_tracked_list(digits=2) for d in detections]}
             self._file.write(json.dumps(record) + '\n')
 
     def close(self):
@@ -112,7 +116,8 @@ def start_camera(nodes, executor, timeout=5.0):
     camera = nodes.get('camera')
     if camera is None:
         return 0
-    wanted = sum(1 for key in ('detector', 'overlay') if key in nodes)
+    # a managed detector that is not active yet (autostart false) has no subscription to wait for
+    wanted = sum(1 for key in ('detector', 'overlay') if key in nodes and getattr(nodes[key], 'sub', True) is not None)
     deadline = time.monotonic() + timeout
     while camera.image_pub.get_subscription_count() < wanted and time.monotonic() < deadline:
         executor.spin_once(timeout_sec=0.02)
@@ -126,9 +131,12 @@ def _finishing_nodes(nodes):
 
 
 def _detections_topic(descriptions, nodes):
-    if 'detector' in nodes:
-        return nodes['detector'].pub.topic_name
-    namespace = descriptions[0].namespace if descriptions else ''
+    detector = nodes.get('detector')
+    if detector is not None and detector.pub is not None:
+        return detector.pub.topic_name
+    # no publisher yet (a managed detector waiting to be configured): the topic it will publish on
+    description = [d for d in descriptions if d.key == 'detector'] or descriptions
+    namespace = description[0].namespace if description else ''
     return namespace + '/detections'
 
 

@@ -1,4 +1,4 @@
-"""Declarative ROS parameter specs of the three nodes, and their validation (no rclpy here).
+"""Declarative ROS parameter specs of the nodes, and their validation (no rclpy here).
 
 The nodes turn each :class:`ParamSpec` into an rcl ``ParameterDescriptor`` and validate every change with
 :func:`validate`; the pipeline description validates its YAML with the same functions.
@@ -157,7 +157,8 @@ DETECTOR_PARAMS = (
               'string', read_only=True),
     ParamSpec('backend', 'auto', 'Inference backend (auto = by model file extension)', 'string',
               choices=('auto', 'onnxruntime', 'tensorrt', 'torch'), read_only=True),
-    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection', 'double', min=0.0, max=1.0),
+    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection (with tracking on, a face already '
+              'tracked may also continue with boxes down to track_low_threshold)', 'double', min=0.0, max=1.0),
     ParamSpec('nms_iou', 0.3, 'IoU above which a lower-scored box of the same class is suppressed', 'double',
               min=0.0, max=1.0),
     ParamSpec('max_detections', 200, 'Maximum detections per frame', 'int', min=1, max=10000),
@@ -172,7 +173,26 @@ DETECTOR_PARAMS = (
               read_only=True),
     _qos('detector'),
     _diagnostics_period(),
+    ParamSpec('tracking', True, 'Give each box a track id kept across frames (Detection2D.id; ByteTrack-style '
+              'tracker); false = every box at or above score_threshold, with an empty id', 'bool'),
+    ParamSpec('track_match_iou', 0.2, 'Minimum IoU between a track\'s predicted box and a box to continue the '
+              'track (the match threshold)', 'double', min=0.01, max=1.0),
+    ParamSpec('track_buffer', 30, 'Processed frames a lost track keeps its id, waiting for its face to reappear',
+              'int', min=0, max=10000),
+    ParamSpec('track_min_hits', 2, 'Consecutive frames with a box at or above score_threshold before a new track '
+              'gets an id (its boxes are published with an empty id until then)', 'int', min=1, max=1000),
+    ParamSpec('track_low_threshold', 0.2, 'Boxes scoring from this up to score_threshold may continue a tracked '
+              'face (ByteTrack\'s second pass: a face whose score dips keeps its id and stays published); they '
+              'never start a track. >= score_threshold turns the second pass off', 'double', min=0.0, max=1.0),
+    ParamSpec('managed', False, 'Run as a lifecycle (managed) node: the launch files and the runner then start '
+              'lifecycle_detector_node instead of detector_node', 'bool', read_only=True),
+    ParamSpec('autostart', True, 'Managed detector only: configure and activate at start-up by itself; false = '
+              'stay unconfigured until a lifecycle manager (or ros2 lifecycle set) configures it', 'bool',
+              read_only=True),
 )
+
+#: The tracker's parameters (runtime-changeable), as DETECTOR_PARAMS names.
+TRACKING_PARAMS = ('tracking', 'track_match_iou', 'track_buffer', 'track_min_hits', 'track_low_threshold')
 
 OVERLAY_PARAMS = (
     ParamSpec('cache_size', 30, 'Images / detection arrays kept while waiting for their partner (same stamp)',

@@ -43,6 +43,9 @@ NODE_TYPES = collections.OrderedDict([
     ('evaluator', NodeType('evaluator_node', 'face_ssd_ros.nodes.evaluator_node', 'EvaluatorNode',
                            bag_params.EVALUATOR_PARAMS)),
 ])
+#: The detector as a managed (lifecycle) node: chosen instead of NODE_TYPES['detector'] by ``detector.managed``.
+MANAGED_DETECTOR = NodeType('lifecycle_detector_node', 'face_ssd_ros.nodes.lifecycle_detector_node',
+                            'LifecycleDetectorNode', params.DETECTOR_PARAMS)
 
 #: Short override keys -> (node, parameter).
 SHORTCUTS = collections.OrderedDict([
@@ -63,6 +66,9 @@ SHORTCUTS = collections.OrderedDict([
     ('input_width', ('detector', 'input_width')),
     ('input_height', ('detector', 'input_height')),
     ('num_threads', ('detector', 'num_threads')),
+    ('tracking', ('detector', 'tracking')),
+    ('managed', ('detector', 'managed')),
+    ('autostart', ('detector', 'autostart')),
     ('video_path', ('overlay', 'video_path')),
     ('bag', ('replay', 'bag_path')),
     ('replay_mode', ('replay', 'mode')),
@@ -86,6 +92,9 @@ LAUNCH_ARGUMENTS = (
     ('loop', '', 'Restart video files / image folders at the end: true|false ("" = the config\'s)'),
     ('publish_rate', '', 'Camera publish rate in Hz: 0 = source rate, -1 = as fast as possible ("" = the config\'s)'),
     ('image_topic', '', 'Image topic the detector and overlay subscribe to ("" = image_raw of the camera)'),
+    ('tracking', '', 'Track ids on detections: true|false ("" = the config\'s)'),
+    ('managed', '', 'Start the detector as a lifecycle node: true|false ("" = the config\'s)'),
+    ('autostart', '', 'Managed detector: configure and activate it at start-up: true|false ("" = the config\'s)'),
 )
 #: Extra launch arguments of launch files that start the replay / evaluator nodes.
 BAG_LAUNCH_ARGUMENTS = (
@@ -95,7 +104,8 @@ BAG_LAUNCH_ARGUMENTS = (
     ('output_dir', '', 'Folder of the evaluation reports ("" = the config\'s)'),
 )
 _LAUNCH_OVERRIDES = ('model_path', 'score_threshold', 'nms_iou', 'input_width', 'input_height', 'source', 'loop',
-                     'publish_rate', 'bag', 'replay_mode', 'replay_rate', 'output_dir')
+                     'publish_rate', 'tracking', 'managed', 'autostart', 'bag', 'replay_mode', 'replay_rate',
+                     'output_dir')
 
 FASTDDS_PROFILE = 'fastdds_large_shm.xml'
 
@@ -111,13 +121,18 @@ class NodeDescription(collections.namedtuple('NodeDescription', 'key package exe
     ``key`` ('camera' | 'detector' | 'overlay'), ``package``, ``executable`` (console script), ``name`` (node
     name), ``namespace`` ('' or '/ns'), ``parameters`` (OrderedDict name -> validated value, every parameter of
     the node), ``remappings`` (list of (from, to) topic pairs), ``module`` / ``class_name`` (the rclpy node class
-    for in-process use).
+    for in-process use; the lifecycle detector when ``detector.managed``).
     """
     __slots__ = ()
 
     @property
     def specs(self):
         return NODE_TYPES[self.key].specs
+
+    @property
+    def managed(self):
+        """True for a lifecycle (managed) node (the detector with ``managed: true``)."""
+        return bool(self.parameters.get('managed', False)) and self.key == 'detector'
 
     def explicit_parameters(self):
         """``parameters`` without empty lists (ROS cannot type an empty array from YAML; the default is [])."""
@@ -140,9 +155,11 @@ class NodeDescription(collections.namedtuple('NodeDescription', 'key package exe
         return [python or sys.executable, '-m', self.module] + self.ros_arguments()
 
     def launch_kwargs(self):
-        """Keyword arguments for ``launch_ros.actions.Node``."""
+        """Keyword arguments for ``launch_ros.actions.Node`` (``launch_ros.actions.LifecycleNode`` when
+        :attr:`managed`: it needs the namespace as a string)."""
+        namespace = self.namespace if self.managed else (self.namespace or None)
         return dict(package=self.package, executable=self.executable, name=self.name,
-                    namespace=self.namespace or None, parameters=[dict(self.explicit_parameters())],
+                    namespace=namespace, parameters=[dict(self.explicit_parameters())],
                     remappings=list(self.remappings), output='screen', emulate_tty=True)
 
 
@@ -389,7 +406,7 @@ def build_pipeline(config_path=None, overrides=None, namespace='', nodes=NODE_KE
     remap = [('image_raw', image_topic)] if image_topic else []
     out = []
     for node in nodes:
-        kind = NODE_TYPES[node]
+        kind = MANAGED_DETECTOR if node == 'detector' and values[node]['managed'] else NODE_TYPES[node]
         ordered = collections.OrderedDict((s.name, values[node][s.name]) for s in kind.specs)
         out.append(NodeDescription(node, PACKAGE, kind.executable, node, namespace, ordered,
                                    list(remap) if node in ('detector', 'overlay') else [], kind.module,
@@ -425,18 +442,21 @@ def launch_description(nodes=NODE_KEYS, image_topic_default='', config_name='pip
 
     Declares :data:`LAUNCH_ARGUMENTS` (+ :data:`BAG_LAUNCH_ARGUMENTS` with a replay or evaluator node); the
     parameters come from ``config_file`` or else the installed ``config_name``. Sets FASTDDS_DEFAULT_PROFILES_FILE
-    to the installed profile when unset.
+    to the installed profile when unset. A managed detector (``detector.managed``) is a ``LifecycleNode`` action
+    running ``lifecycle_detector_node``; with ``autostart`` it configures and activates itself, without it a
+    lifecycle manager (or ``ros2 lifecycle set``) drives it.
     """
     arguments = _launch_arguments(nodes)
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
     from launch.substitutions import LaunchConfiguration
-    from launch_ros.actions import Node
+    from launch_ros.actions import LifecycleNode, Node
 
     def create_nodes(context):
         values = dict((name, LaunchConfiguration(name).perform(context)) for name, _, _ in arguments)
         actions = [SetEnvironmentVariable(k, v) for k, v in default_environment().items() if k not in os.environ]
-        return actions + [Node(**d.launch_kwargs()) for d in from_launch_arguments(values, nodes, config_name)]
+        return actions + [(LifecycleNode if d.managed else Node)(**d.launch_kwargs())
+                          for d in from_launch_arguments(values, nodes, config_name)]
 
     declared = [DeclareLaunchArgument(name, default_value=image_topic_default if name == 'image_topic' else default,
                                       description=text)

@@ -109,6 +109,16 @@ class FaceDetector(object):
                             m.max_detections if max_detections is None else max_detections,
                             class_filter if class_filter is not None else [])
 
+    @classmethod
+    def from_params(cls, values):
+        """A detector from detector-node parameter values ``{name: value}`` (``config.params.DETECTOR_PARAMS``:
+        model_path, backend, score_threshold, nms_iou, max_detections, class_filter, input_width/height,
+        num_threads), as the detector node builds it."""
+        return cls(model_path=values['model_path'] or None, backend=values['backend'],
+                   score_threshold=values['score_threshold'], nms_iou=values['nms_iou'],
+                   max_detections=values['max_detections'], class_filter=values['class_filter'],
+                   input_size=(values['input_width'], values['input_height']), num_threads=values['num_threads'])
+
     def _resolve_input_size(self, input_size):
         """``(width, height)`` to run at; a size other than the manifest's only for dynamic-size models."""
         m = self.manifest
@@ -179,10 +189,12 @@ class FaceDetector(object):
         self._settings = _Settings(score, iou, max_det, filt, class_ids)
 
     # ------------------------------------------------------------------ inference
-    def detect(self, image_rgb):
+    def detect(self, image_rgb, min_score=None):
         """Detect objects in one image.
 
         ``image_rgb``: np.uint8 ``[H, W, 3]`` RGB (see :func:`face_ssd_ros.msgs.image_codec.image_to_array`).
+        ``min_score``: keep boxes scoring at least this instead of :attr:`score_threshold` (None = the threshold;
+        the tracker asks for lower-scored boxes too, see :mod:`face_ssd_ros.detect.tracker`).
         Returns ``(detections, times)``: a list of :class:`face_ssd_ros.detect.detection.Detection` in pixels of this
         image (highest score first) and :class:`StageTimes`. Raises :class:`ModelOutputError` when the model
         output holds NaN/inf (skip the frame), ValueError for a malformed image.
@@ -202,8 +214,8 @@ class FaceDetector(object):
                                        'rebuild the TensorRT engine, e.g. in fp32).'
                                        % (name, finite.size - int(finite.sum()), finite.size))
         detections = postprocess(scores[0], boxes[0], image.shape[1], image.shape[0], self.labels,
-                                 settings.score_threshold, settings.nms_iou, settings.max_detections,
-                                 settings.class_ids)
+                                 settings.score_threshold if min_score is None else float(min_score),
+                                 settings.nms_iou, settings.max_detections, settings.class_ids)
         t3 = time.perf_counter()
         return detections, StageTimes((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 

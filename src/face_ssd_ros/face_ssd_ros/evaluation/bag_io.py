@@ -142,14 +142,14 @@ def camera_info_msg(ts, header, calibration):
 
 def detection_array_msg(ts, header, rows):
     """vision_msgs/Detection2DArray from rows ``(x1, y1, x2, y2, score, label[, id])`` (pixels); the array and
-    every Detection2D carry ``header``; ``id`` defaults to the row index (the detections contract)."""
+    every Detection2D carry ``header``; ``id`` defaults to '' (an untracked box, the detections contract)."""
     msg = default_message(ts, DETECTIONS_TYPE)
     msg.header = header
-    for index, row in enumerate(rows):
+    for row in rows:
         x1, y1, x2, y2, score, label = row[:6]
         item = default_message(ts, 'vision_msgs/msg/Detection2D')
         item.header = header
-        item.id = str(row[6]) if len(row) > 6 else str(index)
+        item.id = str(row[6]) if len(row) > 6 and row[6] is not None else ''
         hypothesis = default_message(ts, 'vision_msgs/msg/ObjectHypothesisWithPose')
         hypothesis.hypothesis.class_id = str(label)
         hypothesis.hypothesis.score = float(score)

@@ -14,6 +14,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
     SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -197,8 +198,9 @@ def _destroy_unfinished(node):
             'cleaning up after the failed start also failed: %s: %s' % (type(exc).__name__, exc))
 
 
-class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
-    """Base class of the face_ssd nodes: what they share around their own work.
+class FaceSsdNodeMixin(object):
+    """What the face_ssd nodes share around their own work (mixed into an rclpy ``Node`` or ``LifecycleNode``,
+    see :class:`FaceSsdNode` and :class:`FaceSsdLifecycleNode`).
 
     * A node that fails in its constructor is destroyed (see :class:`_DestroyedOnFailedStart`), so ``shutdown()``
       must cope with a partly built node: set the attributes it uses before ``super().__init__``.
@@ -228,7 +230,7 @@ class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
         try:
             self.shutdown()
         finally:
-            result = super(FaceSsdNode, self).destroy_node()
+            result = super(FaceSsdNodeMixin, self).destroy_node()
         return result
 
     # ------------------------------------------------------------------ /diagnostics
@@ -247,6 +249,23 @@ class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
     def publish_diagnostics(self):
         self.diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
                                               status=[self.diagnostics_status()]))
+
+
+class FaceSsdNode(FaceSsdNodeMixin, Node, metaclass=_DestroyedOnFailedStart):
+    """Base class of the face_ssd nodes (see :class:`FaceSsdNodeMixin`)."""
+
+
+class FaceSsdLifecycleNode(FaceSsdNodeMixin, LifecycleNode, metaclass=_DestroyedOnFailedStart):
+    """Base class of the managed (lifecycle) face_ssd nodes (see :class:`FaceSsdNodeMixin`); the subclass's
+    ``on_configure`` / ``on_activate`` / ... callbacks do the work of each transition."""
+
+    def lifecycle_state(self):
+        """Label of the current lifecycle state: unconfigured, inactive, active, finalized, or a transition state
+        (configuring, ...). rclpy has no public getter; its state machine is read directly."""
+        try:
+            return str(self._state_machine.current_state[1])
+        except Exception:  # before the state machine exists, or after the node was destroyed
+            return 'unknown'
 
 
 def image_qos(reliability):
