@@ -39,6 +39,7 @@ CONTRACT = {
         'input_width': ('int', 0, 4096, None, RO),
         'input_height': ('int', 0, 4096, None, RO),
         'num_threads': ('int', 0, 64, None, RO),
+        'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
         'diagnostics_period': ('double', 0.1, 60.0, None, RW),
     },
@@ -50,6 +51,7 @@ CONTRACT = {
         'jpeg_quality': ('int', 1, 100, None, RW),
         'video_path': ('string', None, None, None, RO),
         'video_fps': ('double', 1.0, 240.0, None, RW),
+        'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
     },
 }
@@ -71,6 +73,7 @@ def test_notable_defaults():
     assert d['frame_id'] == 'camera' and d['width'] == 0 and d['max_frames'] == 0
     d = params.defaults(DETECTOR_PARAMS)
     assert d['model_path'] == '' and d['class_filter'] == [] and d['input_width'] == 0 and d['backend'] == 'auto'
+    assert d['image_transport'] == 'raw' == params.defaults(OVERLAY_PARAMS)['image_transport']
 
 
 @pytest.mark.parametrize('name,value,words', [
@@ -86,6 +89,7 @@ def test_notable_defaults():
     ('class_filter', ['face', 3], 'must be a list of strings'),
     ('model_path', 3, 'must be a string'),
     ('qos_reliability', 'RELIABLE', 'best_effort, reliable'),
+    ('image_transport', 'jpeg', 'image_transport must be one of raw, compressed'),
 ])
 def test_validate_reasons(name, value, words):
     reason = validate(find_spec(DETECTOR_PARAMS, name), value)

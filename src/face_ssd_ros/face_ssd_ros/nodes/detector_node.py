@@ -1,10 +1,12 @@
 """detector_node: SSD face detection on ``image_raw``, one vision_msgs/Detection2DArray per processed frame.
 
-* Subscribes ``image_raw`` with depth 1 (KEEP_LAST): while a frame is processed, newer frames replace each other
+* Subscribes ``image_raw`` (sensor_msgs/Image), or with ``image_transport:=compressed`` ``image_raw/compressed``
+  (sensor_msgs/CompressedImage, JPEG or PNG, as image_transport's compressed plugin and most robot bags carry
+  it; decoded with OpenCV), with depth 1 (KEEP_LAST): while a frame is processed, newer frames replace each other
   in the queue, so the node always works on the latest frame and never builds a backlog.
 * Publishes ``detections`` for every processed frame, empty arrays included, with the image header unchanged.
-* Unsupported encodings, malformed images and non-finite model outputs are counted by reason, warned about once
-  and skipped (no array for that frame).
+* Unsupported encodings, malformed images, compressed frames that do not decode (truncated, corrupt) and
+  non-finite model outputs are counted by reason, warned about once and skipped (no array for that frame).
 * ``score_threshold``, ``nms_iou``, ``max_detections``, ``class_filter`` and ``diagnostics_period`` change at
   run time (validated; class_filter entries must be labels of the model).
 * Per-stage latency (conversion, preprocess, inference, postprocess, publish) and counters go to ``/diagnostics``
@@ -12,21 +14,22 @@
 * A missing or mismatched model is a start-up error: one clear log line, exit code 1.
 
 Run: ``ros2 run face_ssd_ros detector_node --ros-args -p model_path:=/path/model.onnx -r image_raw:=/cam/image``
+(add ``-p image_transport:=compressed`` to read ``/cam/image/compressed``)
 """
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros.config import params
 from face_ssd_ros.detect.backends import BackendError
 from face_ssd_ros.detect.inference import FaceDetector, ModelOutputError
 from face_ssd_ros.detect.manifest import ManifestError
+from face_ssd_ros.msgs.compressed import ImageDecodeError
 from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
-    image_qos, log_qos, run_node
-from face_ssd_ros.msgs.convert import detections_to_msg, image_msg_to_array
+    image_qos, image_topic, log_qos, run_node
+from face_ssd_ros.msgs.convert import any_image_msg_to_array, detections_to_msg
 from face_ssd_ros.stamp_cache import stamp_to_ns
 from face_ssd_ros.stats import PipelineStats
 
@@ -61,7 +64,8 @@ class DetectorNode(FaceSsdNode):
         self.detector.warmup()
         qos = image_qos(p['qos_reliability'])
         self.pub = self.create_publisher(Detection2DArray, 'detections', detections_qos())
-        self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos)
+        msg_type, topic = image_topic(self, p['image_transport'])
+        self.sub = self.create_subscription(msg_type, topic, self._on_image, qos)
         log_qos(self, 'subscribed to', self.sub.topic_name, qos)
         self.start_diagnostics(p['diagnostics_period'])
         m = self.detector.manifest
@@ -100,11 +104,13 @@ class DetectorNode(FaceSsdNode):
         self.stats.increment('frames_received')
         self._last_frame_time = time.monotonic()
         try:
-            image = image_msg_to_array(msg, out_order='RGB')
+            image = any_image_msg_to_array(msg, out_order='RGB')
         except UnsupportedEncoding as exc:
             return self._skip('unsupported_encoding', exc)
         except ImageSizeError as exc:
             return self._skip('image_size', exc)
+        except ImageDecodeError as exc:
+            return self._skip('undecodable', exc)
         t1 = time.perf_counter()
         try:
             detections, times = self.detector.detect(image)
