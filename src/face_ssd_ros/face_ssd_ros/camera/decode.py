@@ -46,7 +46,7 @@ def image_complete(data):
     if kind == 'jpeg':
         sos = raw.rfind(b'\xff\xda')
         if sos < 0:
-            return False, 'JPEG without image data (no start-of-scan marker): truncated in its header'
+            return False, 'truncated JPEG (%d bytes, cut before its image data: no start-of-scan marker)' % len(raw)
         if raw.find(b'\xff\xd9', sos + 2) < 0:
             return False, 'truncated JPEG (%d bytes, no end-of-image marker after its last scan)' % len(raw)
     elif kind == 'png':

@@ -389,7 +389,10 @@ class BagReader(object):
         return [c for c in self._reader.connections if c.topic in set(topics)]
 
     def raw(self, topics):
-        for conn, log_time, data in self._reader.messages(connections=self._connections(topics)):
+        connections = self._connections(topics)
+        if not connections:  # rosbags reads every topic for an empty list: none asked, none given
+            return
+        for conn, log_time, data in self._reader.messages(connections=connections):
             yield conn.topic, conn.msgtype, log_time, data
 
     def messages(self, topics):
