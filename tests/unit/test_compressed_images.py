@@ -53,8 +53,8 @@ def test_complete_jpeg_and_png_decode_with_the_stored_size():
 
 @pytest.mark.parametrize('fraction', [0.999, 0.9, 0.5, 0.2])
 def test_truncated_jpeg_is_refused_before_opencv_sees_it(fraction, monkeypatch):
-    """Older OpenCV (JetPack) decodes a truncated JPEG into a full-size frame with grey rows; the rule refuses it
-    from the bytes alone, so cv2.imdecode is never asked (a stand-in that would return a grey frame proves it)."""
+    """OpenCV 4.5 (JetPack) decodes a truncated JPEG into a full-size frame with wrong rows; the rule refuses it
+    from the bytes alone, so cv2.imdecode is never asked (a stand-in that would return a full frame proves it)."""
     jpeg = _jpeg(_photo())
     cut = jpeg[:int(len(jpeg) * fraction)]
     complete, reason = image_complete(cut)
@@ -111,7 +111,7 @@ def test_exif_orientation_only_on_request():
 def test_the_camera_folder_source_and_face_ssd_detect_share_the_rule(tmp_path):
     jpeg = _jpeg(_photo())
     (tmp_path / 'a.jpg').write_bytes(jpeg)
-    (tmp_path / 'b.jpg').write_bytes(jpeg[:len(jpeg) * 2 // 3])   # truncated: skipped, not a half-grey frame
+    (tmp_path / 'b.jpg').write_bytes(jpeg[:len(jpeg) * 2 // 3])   # truncated: skipped, not a half-decoded frame
     (tmp_path / 'c.jpg').write_bytes(_with_exif(_jpeg(_photo(40, 60)), orientation=6))
     src = ImageFolderSource(str(tmp_path))
     shapes = []

@@ -171,7 +171,7 @@ class ImageFolderSource(object):
                 self._index = 0
             path = self.paths[self._index]
             self._index += 1
-            try:  # EXIF rotation applied, as cv2.imread does; a truncated JPEG / PNG is refused, not half grey
+            try:  # EXIF rotation applied, as cv2.imread does; a truncated JPEG / PNG is refused, not half decoded
                 frame = read_image_file(path, apply_orientation=True)
             except (ImageDecodeError, IOError, OSError):
                 frame = None
