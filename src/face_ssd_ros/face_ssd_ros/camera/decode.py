@@ -3,9 +3,9 @@
 The one rule for a damaged file, shared by the image-folder camera source, ``face-ssd-detect`` and the
 ``sensor_msgs/CompressedImage`` codec (:mod:`face_ssd_ros.msgs.compressed`): an image that is not complete is
 refused with :class:`ImageDecodeError`, never handed on half decoded. The reason is portability: OpenCV 4.5
-(measured with the 4.5.5 wheel; a Jetson Nano's JetPack 4 ships the older 4.1) returns a JPEG cut to 90 % of its bytes as a full-size
-frame whose last rows hold wrong pixels, with only a warning on stderr, while OpenCV 4.14 returns nothing.
-:func:`image_complete` checks the bytes themselves, so every build behaves alike:
+(measured with the 4.5.5 wheel; a Jetson Nano's JetPack 4 ships the older 4.1) returns a JPEG cut to 90 % of
+its bytes as a full-size frame whose last rows hold wrong pixels, with only a warning on stderr, while OpenCV
+4.14 returns nothing. :func:`image_complete` checks the bytes themselves, so every build behaves alike:
 
 * JPEG (starts with SOI ``FF D8``): the end-of-image marker ``FF D9`` must follow the last start-of-scan marker
   ``FF DA``. Inside entropy-coded data every ``FF`` byte is followed by ``00`` or a restart marker, so a file cut
