@@ -159,3 +159,16 @@ def test_real_launch_package_if_available():
     from launch import LaunchDescription
     for path in LAUNCH_FILES:
         assert isinstance(_load(path).generate_launch_description(), LaunchDescription)
+
+
+def test_image_transport_argument_sets_detector_and_overlay(fake_launch):
+    """image_transport:=compressed (as image_transport users expect): both nodes read IMAGE_TOPIC/compressed."""
+    description = _load(os.path.join(ROOT, 'launch', 'detector.launch.py')).generate_launch_description()
+    declared, actions = _expand(description, image_topic='/raspicam_node/image', image_transport='compressed')
+    assert 'image_transport' in [a.args[0] for a in declared]
+    nodes = [a.kwargs for a in actions if type(a).__name__ == 'Node']
+    assert [n['parameters'][0]['image_transport'] for n in nodes] == ['compressed', 'compressed']
+    assert all(n['remappings'] == [('image_raw', '/raspicam_node/image')] for n in nodes)
+    _, actions = _expand(description)
+    assert [a.kwargs['parameters'][0]['image_transport'] for a in actions if type(a).__name__ == 'Node'] == \
+        ['raw', 'raw']

@@ -39,6 +39,7 @@ CONTRACT = {
         'input_width': ('int', 0, 4096, None, RO),
         'input_height': ('int', 0, 4096, None, RO),
         'num_threads': ('int', 0, 64, None, RO),
+        'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
         'diagnostics_period': ('double', 0.1, 60.0, None, RW),
         'tracking': ('bool', None, None, None, RW),
@@ -57,6 +58,7 @@ CONTRACT = {
         'jpeg_quality': ('int', 1, 100, None, RW),
         'video_path': ('string', None, None, None, RO),
         'video_fps': ('double', 1.0, 240.0, None, RW),
+        'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
     },
 }
@@ -80,6 +82,7 @@ def test_notable_defaults():
     assert d['model_path'] == '' and d['class_filter'] == [] and d['input_width'] == 0 and d['backend'] == 'auto'
     assert d['tracking'] is True and d['managed'] is False and d['autostart'] is True
     assert set(params.TRACKING_PARAMS) <= set(d)
+    assert d['image_transport'] == 'raw' == params.defaults(OVERLAY_PARAMS)['image_transport']
 
 
 @pytest.mark.parametrize('name,value,words', [
@@ -95,6 +98,7 @@ def test_notable_defaults():
     ('class_filter', ['face', 3], 'must be a list of strings'),
     ('model_path', 3, 'must be a string'),
     ('qos_reliability', 'RELIABLE', 'best_effort, reliable'),
+    ('image_transport', 'jpeg', 'image_transport must be one of raw, compressed'),
 ])
 def test_validate_reasons(name, value, words):
     reason = validate(find_spec(DETECTOR_PARAMS, name), value)

@@ -186,3 +186,32 @@ def test_managed_detector_description():
         pipeline.build_pipeline(CONFIG, overrides=['detector.track_min_hits=0'], nodes=['detector'])
     with pytest.raises(pipeline.PipelineConfigError, match='detector.track_match_iou'):
         pipeline.build_pipeline(CONFIG, overrides=['detector.track_match_iou=0'], nodes=['detector'])
+
+
+def test_image_transport_shortcut_sets_detector_and_overlay():
+    descs = pipeline.build_pipeline(CONFIG, overrides=['image_transport=compressed'],
+                                    nodes=['camera', 'detector', 'overlay'])
+    assert [d.parameters.get('image_transport') for d in descs] == [None, 'compressed', 'compressed']
+    descs = pipeline.build_pipeline(CONFIG, overrides={'image_transport': 'compressed',
+                                                       'overlay.image_transport': 'raw'})
+    assert [d.parameters.get('image_transport') for d in descs] == [None, 'compressed', 'raw']
+    with pytest.raises(pipeline.PipelineConfigError, match='image_transport must be one of raw, compressed'):
+        pipeline.build_pipeline(CONFIG, overrides=['image_transport=jpeg'])
+    assert pipeline.resolve_keys('detector.image_transport') == [('detector', 'image_transport')]
+
+
+@pytest.mark.parametrize('nodes,explicit,video,expected', [
+    (['replay', 'detector', 'evaluator'], False, False, ['replay', 'detector', 'evaluator']),  # bag_eval.yaml
+    (['camera', 'detector', 'overlay'], False, False, ['replay', 'detector', 'overlay', 'evaluator']),  # pipeline.yaml
+    (['detector'], False, True, ['replay', 'detector', 'overlay', 'evaluator']),
+    (['replay', 'detector', 'evaluator'], False, True, ['replay', 'detector', 'overlay', 'evaluator']),
+    (['detector', 'evaluator'], True, False, ['replay', 'detector', 'evaluator']),       # --nodes: as given + replay
+    (['replay', 'evaluator'], True, False, ['replay', 'evaluator']),
+])
+def test_bag_nodes_always_replay(nodes, explicit, video, expected):
+    assert pipeline.bag_nodes(nodes, explicit=explicit, video=video) == expected
+
+
+def test_bag_nodes_refuse_an_explicit_camera():
+    with pytest.raises(pipeline.PipelineConfigError, match='leave camera out of --nodes'):
+        pipeline.bag_nodes(['camera', 'detector'], explicit=True)

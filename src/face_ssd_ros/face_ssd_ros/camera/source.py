@@ -11,8 +11,8 @@ Supported sources (``source_type``):
 * ``gstreamer``: a GStreamer pipeline string ending in ``appsink`` (needs an OpenCV built with GStreamer).
 * ``csi``: a Jetson CSI camera through ``nvarguscamerasrc`` (see :func:`csi_pipeline`).
 * ``video``: a video file.
-* ``images``: an image folder, a glob pattern or a single image file (sorted; unreadable images are
-  counted in ``skipped`` and skipped).
+* ``images``: an image folder, a glob pattern or a single image file (sorted; unreadable images, truncated
+  JPEG / PNG files included (:mod:`face_ssd_ros.camera.decode`), are counted in ``skipped`` and skipped).
 
 ``auto`` picks one of these from the source string (:func:`detect_source_type`).
 """
@@ -22,6 +22,8 @@ import re
 
 import cv2
 import numpy as np
+
+from face_ssd_ros.camera.decode import ImageDecodeError, read_image_file
 
 SOURCE_TYPES = ('auto', 'v4l2', 'gstreamer', 'csi', 'video', 'images')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pnm')
@@ -169,7 +171,10 @@ class ImageFolderSource(object):
                 self._index = 0
             path = self.paths[self._index]
             self._index += 1
-            frame = _as_bgr(cv2.imread(path, cv2.IMREAD_COLOR))
+            try:  # EXIF rotation applied, as cv2.imread does; a truncated JPEG / PNG is refused, not half decoded
+                frame = read_image_file(path, apply_orientation=True)
+            except (ImageDecodeError, IOError, OSError):
+                frame = None
             if frame is None:
                 failures_in_row += 1
                 self.skipped += 1

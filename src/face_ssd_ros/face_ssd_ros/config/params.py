@@ -9,6 +9,7 @@ from collections import namedtuple
 
 PARAM_TYPES = ('bool', 'int', 'double', 'string', 'string_array')
 QOS_CHOICES = ('best_effort', 'reliable')
+IMAGE_TRANSPORTS = ('raw', 'compressed')
 
 _ParamSpecBase = namedtuple('ParamSpec', ['name', 'default', 'description', 'type', 'min', 'max', 'choices',
                                           'read_only'])
@@ -119,6 +120,14 @@ def _qos(node):
                      'string', choices=QOS_CHOICES, read_only=True)
 
 
+def _image_transport(node):
+    return ParamSpec('image_transport', 'raw',
+                     'How the %s receives images, as image_transport names it: raw = sensor_msgs/Image on '
+                     'image_raw; compressed = sensor_msgs/CompressedImage (JPEG or PNG) on image_raw/compressed '
+                     '(image_raw remapped first, then /compressed appended)' % node,
+                     'string', choices=IMAGE_TRANSPORTS, read_only=True)
+
+
 def _diagnostics_period():
     return ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages', 'double', min=0.1, max=60.0)
 
@@ -171,6 +180,7 @@ DETECTOR_PARAMS = (
               read_only=True),
     ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0 = default)', 'int', min=0, max=64,
               read_only=True),
+    _image_transport('detector'),
     _qos('detector'),
     _diagnostics_period(),
     ParamSpec('tracking', True, 'Give each box a track id kept across frames (Detection2D.id; ByteTrack-style '
@@ -205,5 +215,6 @@ OVERLAY_PARAMS = (
     ParamSpec('video_path', '', 'Write the annotated stream to this video file (mp4v); "" = no video', 'string',
               read_only=True),
     ParamSpec('video_fps', 30.0, 'Frame rate written into the video file', 'double', min=1.0, max=240.0),
+    _image_transport('overlay'),
     _qos('overlay'),
 )

@@ -76,6 +76,11 @@ SHORTCUTS = collections.OrderedDict([
     ('output_dir', ('evaluator', 'output_dir')),
 ])
 
+#: Short override keys that set one parameter of several nodes: key -> ((node, parameter), ...).
+GROUP_SHORTCUTS = collections.OrderedDict([
+    ('image_transport', (('detector', 'image_transport'), ('overlay', 'image_transport'))),
+])
+
 #: Launch arguments shared by the launch files: (name, default, description). '' = keep the config's value.
 LAUNCH_ARGUMENTS = (
     ('config_file', '', 'Pipeline parameter file ("" = the installed config/pipeline.yaml; bag_eval.yaml for '
@@ -95,6 +100,8 @@ LAUNCH_ARGUMENTS = (
     ('tracking', '', 'Track ids on detections: true|false ("" = the config\'s)'),
     ('managed', '', 'Start the detector as a lifecycle node: true|false ("" = the config\'s)'),
     ('autostart', '', 'Managed detector: configure and activate it at start-up: true|false ("" = the config\'s)'),
+    ('image_transport', '', 'raw | compressed: how the detector and overlay receive images (compressed = '
+                            'sensor_msgs/CompressedImage on IMAGE_TOPIC/compressed) ("" = the config\'s)'),
 )
 #: Extra launch arguments of launch files that start the replay / evaluator nodes.
 BAG_LAUNCH_ARGUMENTS = (
@@ -103,9 +110,9 @@ BAG_LAUNCH_ARGUMENTS = (
     ('replay_rate', '', 'Playback speed multiplier of replay_mode rate ("" = the config\'s)'),
     ('output_dir', '', 'Folder of the evaluation reports ("" = the config\'s)'),
 )
-_LAUNCH_OVERRIDES = ('model_path', 'score_threshold', 'nms_iou', 'input_width', 'input_height', 'source', 'loop',
-                     'publish_rate', 'tracking', 'managed', 'autostart', 'bag', 'replay_mode', 'replay_rate',
-                     'output_dir')
+_LAUNCH_OVERRIDES = ('model_path', 'score_threshold', 'nms_iou', 'input_width', 'input_height', 'image_transport',
+                     'source', 'loop', 'publish_rate', 'tracking', 'managed', 'autostart', 'bag', 'replay_mode',
+                     'replay_rate', 'output_dir')
 
 FASTDDS_PROFILE = 'fastdds_large_shm.xml'
 
@@ -277,6 +284,15 @@ def coerce(spec, value):
     return value
 
 
+def resolve_keys(key):
+    """``[(node, param), ...]`` of an override key: one for ``node.param`` and :data:`SHORTCUTS`, several for
+    :data:`GROUP_SHORTCUTS` (``image_transport`` sets the detector's and the overlay's)."""
+    key = str(key).strip()
+    if key in GROUP_SHORTCUTS:
+        return list(GROUP_SHORTCUTS[key])
+    return [resolve_key(key)]
+
+
 def resolve_key(key):
     """``(node, param)`` of an override key: ``node.param`` or a shortcut from :data:`SHORTCUTS`."""
     key = str(key).strip()
@@ -285,7 +301,7 @@ def resolve_key(key):
     node, dot, name = key.partition('.')
     if not dot or node not in NODE_TYPES:
         raise PipelineConfigError('unknown override %r: use NODE.PARAM with NODE one of %s, or a shortcut (%s)'
-                                  % (key, ', '.join(NODE_TYPES), ', '.join(SHORTCUTS)))
+                                  % (key, ', '.join(NODE_TYPES), ', '.join(list(SHORTCUTS) + list(GROUP_SHORTCUTS))))
     _spec(node, name)
     return node, name
 
@@ -374,9 +390,9 @@ def build_pipeline(config_path=None, overrides=None, namespace='', nodes=NODE_KE
                 values[node][name] = coerce(_spec(node, name), value)
                 origin[(node, name)] = path
     for key, value in _override_items(overrides):
-        node, name = resolve_key(key)
-        values[node][name] = coerce(_spec(node, name), value)
-        origin[(node, name)] = 'override %s' % key
+        for node, name in resolve_keys(key):
+            values[node][name] = coerce(_spec(node, name), value)
+            origin[(node, name)] = 'override %s' % key
 
     problems = []
     for node in nodes:
@@ -411,6 +427,34 @@ def build_pipeline(config_path=None, overrides=None, namespace='', nodes=NODE_KE
         out.append(NodeDescription(node, PACKAGE, kind.executable, node, namespace, ordered,
                                    list(remap) if node in ('detector', 'overlay') else [], kind.module,
                                    kind.class_name))
+    return out
+
+
+def bag_nodes(nodes, explicit=False, video=False):
+    """The nodes of a run that replays a bag (``face_ssd_pipeline --bag``): ``--bag`` always means replay.
+
+    ``nodes``: those of the config file, or (``explicit``) of ``--nodes``. A config's ``camera`` is replaced by
+    ``replay`` (so ``--config config/pipeline.yaml --bag BAG`` replays the bag through that config's detector and
+    overlay) and an ``evaluator`` is added for the latency and drop report; an explicit list is taken as given
+    but must not hold ``camera`` (PipelineConfigError: the run would open a camera instead of the bag), and
+    gets ``replay`` in front when it lacks one. ``video``: add an ``overlay`` after the detector (its video file).
+    """
+    nodes = list(nodes)
+    if 'camera' in nodes:
+        if explicit:
+            raise PipelineConfigError('--bag replays a bag instead of a camera: leave camera out of --nodes (e.g. '
+                                      '--nodes replay,detector,evaluator)')
+        nodes[nodes.index('camera')] = 'replay'
+    if 'replay' not in nodes:
+        nodes.insert(0, 'replay')
+    if not explicit and 'evaluator' not in nodes:
+        nodes.append('evaluator')
+    if video and 'overlay' not in nodes:
+        nodes.insert(nodes.index('detector') + 1 if 'detector' in nodes else len(nodes), 'overlay')
+    out = []
+    for node in nodes:
+        if node not in out:
+            out.append(node)
     return out
 
 

@@ -36,14 +36,17 @@ def parse_size(text):
 
 def read_image_rgb(path):
     """Read an image file as RGB uint8 ``[H, W, 3]`` in stored pixel orientation (EXIF rotation is NOT applied,
-    as annotation tools and the WIDER/VOC ground truth use stored pixels). Raises IOError if it cannot be decoded."""
+    as annotation tools and the WIDER/VOC ground truth use stored pixels). Raises IOError if it cannot be decoded,
+    a truncated JPEG / PNG included (the rule of :mod:`face_ssd_ros.camera.decode`)."""
     import cv2
+
+    from face_ssd_ros.camera.decode import ImageDecodeError, read_image_file
     if not os.path.isfile(path):
         raise IOError('no such file')
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
-    if img is None:
-        raise IOError('not a readable image (OpenCV could not decode it)')
+    try:
+        img = read_image_file(path)
+    except ImageDecodeError as exc:
+        raise IOError('not a readable image: %s' % exc)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 

@@ -36,13 +36,3 @@ class Detection(_DetectionBase):
     def as_list(self):
         """``[x1, y1, x2, y2, score, label]``: one entry of a predictions JSON line (see ARCHITECTURE.md)."""
         return [self.x1, self.y1, self.x2, self.y2, self.score, self.label]
-
-    def as_tracked_list(self, digits=None):
-        """``[x1, y1, x2, y2, score, label, track_id]`` (track_id an int or None): one box of the runner / demo
-        detections JSONL. ``digits``: round coordinates to this many decimals and the score to twice as many."""
-        coords = [self.x1, self.y1, self.x2, self.y2]
-        score = self.score
-        if digits is not None:
-            coords = [round(float(v), digits) for v in coords]
-            score = round(float(score), 2 * digits)
-        return coords + [score, self.label, self.track_id]

@@ -7,11 +7,12 @@ decimal string ('' for an untracked box).
 import array
 
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
 from face_ssd_ros.detect.detection import Detection
+from face_ssd_ros.msgs.compressed import array_to_compressed, compressed_to_array
 from face_ssd_ros.msgs.image_codec import array_to_image_fields, image_to_array
 
 
@@ -116,3 +117,30 @@ def image_msg_to_array(msg, out_order='RGB', copy=False):
     """sensor_msgs/Image -> np.uint8 ``[H, W, 3]`` in ``out_order``; may share memory with ``msg.data`` unless
     ``copy`` (see :func:`image_codec.image_to_array`). Raises UnsupportedEncoding / ImageSizeError."""
     return image_to_array(msg.encoding, msg.height, msg.width, msg.step, msg.data, out_order=out_order, copy=copy)
+
+
+def compressed_msg_to_array(msg, out_order='RGB'):
+    """sensor_msgs/CompressedImage -> np.uint8 ``[H, W, 3]`` in ``out_order`` (a new array). Raises
+    UnsupportedEncoding (format) / ImageDecodeError (empty, truncated or undecodable data); see
+    :func:`face_ssd_ros.msgs.compressed.compressed_to_array`."""
+    return compressed_to_array(msg.format, msg.data, out_order=out_order)
+
+
+def array_to_compressed_msg(arr, header, codec='jpeg', in_order='RGB', quality=90):
+    """np.uint8 ``[H, W, 3]`` -> sensor_msgs/CompressedImage (``codec`` 'jpeg' | 'png', image_transport's format
+    string); the header is copied."""
+    fmt, data = array_to_compressed(arr, codec, in_order=in_order, quality=quality)
+    msg = CompressedImage(header=copy_header(header), format=fmt)
+    buf = array.array('B')
+    buf.frombytes(data)
+    set_uint8_array(msg, 'data', buf)
+    return msg
+
+
+def any_image_msg_to_array(msg, out_order='RGB'):
+    """sensor_msgs/Image or sensor_msgs/CompressedImage (told apart by their fields, so rosbags messages work
+    too) -> np.uint8 ``[H, W, 3]`` in ``out_order`` (an Image may be returned as a view of its data, see
+    :func:`image_msg_to_array`)."""
+    if hasattr(msg, 'format') and not hasattr(msg, 'encoding'):
+        return compressed_msg_to_array(msg, out_order)
+    return image_msg_to_array(msg, out_order)

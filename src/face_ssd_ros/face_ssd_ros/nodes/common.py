@@ -18,6 +18,7 @@ from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from face_ssd_ros.config import params
@@ -276,6 +277,18 @@ def image_qos(reliability):
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, durability=DurabilityPolicy.VOLATILE,
                       reliability=(ReliabilityPolicy.RELIABLE if reliability == 'reliable'
                                    else ReliabilityPolicy.BEST_EFFORT))
+
+
+def image_topic(node, transport, base='image_raw'):
+    """``(message class, topic name)`` of an image endpoint as image_transport names it: ``raw`` =
+    sensor_msgs/Image on ``base``; ``compressed`` = sensor_msgs/CompressedImage on the resolved ``base`` (namespace
+    and remapping applied, so ``-r image_raw:=/cam/image`` gives ``/cam/image/compressed``) + ``/compressed``."""
+    if transport not in params.IMAGE_TRANSPORTS:
+        raise StartupError('image_transport must be one of %s, got %r' % (', '.join(params.IMAGE_TRANSPORTS),
+                                                                          transport))
+    if transport == 'raw':
+        return Image, base
+    return CompressedImage, node.resolve_topic_name(base) + '/compressed'
 
 
 def detections_qos():

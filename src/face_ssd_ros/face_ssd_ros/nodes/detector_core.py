@@ -16,7 +16,6 @@ off, the boxes at or above ``score_threshold`` with an empty id.
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros.config import params
@@ -24,9 +23,11 @@ from face_ssd_ros.detect.backends import BackendError
 from face_ssd_ros.detect.inference import FaceDetector, ModelOutputError
 from face_ssd_ros.detect.manifest import ManifestError
 from face_ssd_ros.detect.tracker import detect_tracked, tracker_arguments, tracker_from_params
-from face_ssd_ros.msgs.convert import detections_to_msg, image_msg_to_array
+from face_ssd_ros.msgs.compressed import ImageDecodeError
+from face_ssd_ros.msgs.convert import any_image_msg_to_array, detections_to_msg
 from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
-from face_ssd_ros.nodes.common import ParameterHandler, StartupError, detections_qos, image_qos, log_qos
+from face_ssd_ros.nodes.common import ParameterHandler, StartupError, detections_qos, image_qos, image_topic, \
+    log_qos
 from face_ssd_ros.stamp_cache import stamp_to_ns
 from face_ssd_ros.stats import PipelineStats
 
@@ -115,10 +116,13 @@ class DetectorCore(object):
             (self.node.destroy_lifecycle_publisher if lifecycle else self.node.destroy_publisher)(pub)
 
     def subscribe(self):
-        """Subscribe ``image_raw`` (image QoS of ``qos_reliability``, depth 1: always the latest frame)."""
+        """Subscribe ``image_raw`` (or ``image_raw/compressed`` with ``image_transport: compressed``; image QoS of
+        ``qos_reliability``, depth 1: always the latest frame)."""
         if self.sub is None:
-            qos = image_qos(self.values()['qos_reliability'])
-            self.sub = self.node.create_subscription(Image, 'image_raw', self.on_image, qos)
+            p = self.values()
+            qos = image_qos(p['qos_reliability'])
+            msg_type, topic = image_topic(self.node, p['image_transport'])
+            self.sub = self.node.create_subscription(msg_type, topic, self.on_image, qos)
             log_qos(self.node, 'subscribed to', self.sub.topic_name, qos)
 
     def unsubscribe(self):
@@ -172,7 +176,9 @@ class DetectorCore(object):
         self.stats.increment('frames_received')
         self._last_frame_time = time.monotonic()
         try:
-            image = image_msg_to_array(msg, out_order='RGB')
+            image = any_image_msg_to_array(msg, out_order='RGB')
+        except ImageDecodeError as exc:
+            return self._skip('undecodable', exc)
         except UnsupportedEncoding as exc:
             return self._skip('unsupported_encoding', exc)
         except ImageSizeError as exc:

@@ -1,12 +1,14 @@
 """detector_node: SSD face detection on ``image_raw``, one vision_msgs/Detection2DArray per processed frame.
 
-* Subscribes ``image_raw`` with depth 1 (KEEP_LAST): while a frame is processed, newer frames replace each other
+* Subscribes ``image_raw`` (sensor_msgs/Image), or with ``image_transport:=compressed`` ``image_raw/compressed``
+  (sensor_msgs/CompressedImage, JPEG or PNG, as image_transport's compressed plugin and most robot bags carry
+  it; decoded with OpenCV), with depth 1 (KEEP_LAST): while a frame is processed, newer frames replace each other
   in the queue, so the node always works on the latest frame and never builds a backlog.
 * Publishes ``detections`` for every processed frame, empty arrays included, with the image header unchanged.
   Each box's ``Detection2D.id`` is its track id (``tracking``, on by default: stable while the face stays in view
   and across short misses, new for a new face; '' until the track is confirmed or with tracking off).
-* Unsupported encodings, malformed images and non-finite model outputs are counted by reason, warned about once
-  and skipped (no array for that frame).
+* Unsupported encodings, malformed images, compressed frames that do not decode (truncated, corrupt) and
+  non-finite model outputs are counted by reason, warned about once and skipped (no array for that frame).
 * ``score_threshold``, ``nms_iou``, ``max_detections``, ``class_filter``, the tracking parameters and
   ``diagnostics_period`` change at run time (validated; class_filter entries must be labels of the model).
 * Per-stage latency (conversion, preprocess, inference, postprocess, tracking, publish) and counters go to
@@ -21,6 +23,7 @@ The work itself is :class:`face_ssd_ros.nodes.detector_core.DetectorCore`, share
 ``lifecycle_detector_node``.
 
 Run: ``ros2 run face_ssd_ros detector_node --ros-args -p model_path:=/path/model.onnx -r image_raw:=/cam/image``
+(add ``-p image_transport:=compressed`` to read ``/cam/image/compressed``)
 """
 from face_ssd_ros.nodes.common import FaceSsdNode, StartupError, exit_with, run_node
 from face_ssd_ros.nodes.detector_core import DetectorCore

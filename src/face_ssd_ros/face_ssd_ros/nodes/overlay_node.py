@@ -3,7 +3,9 @@
 Images (``image_raw``) and arrays (``detections``) are paired by exact header stamp
 (:class:`face_ssd_ros.stamp_cache.StampPairer`, ``cache_size`` per side), so a box is always drawn on the frame it
 was detected in, whatever the detector's latency. The annotated image keeps the source header and encoding
-(rgb8 / bgr8; other encodings are published as bgr8). Optional: ``image_annotated/compressed``
+(rgb8 / bgr8; other encodings, and compressed input, are published as bgr8). With ``image_transport:=compressed``
+the images come from ``image_raw/compressed`` (sensor_msgs/CompressedImage, JPEG / PNG), as for the detector; a
+frame that does not decode is counted (``skipped_image``) and skipped. Optional: ``image_annotated/compressed``
 (sensor_msgs/CompressedImage, JPEG) and a video file (``video_path``, mp4v).
 
 Run: ``ros2 run face_ssd_ros overlay_node --ros-args -p video_path:=/tmp/annotated.mp4``
@@ -16,11 +18,12 @@ from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros.config import params
+from face_ssd_ros.msgs.compressed import ImageDecodeError, compressed_format
 from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
-    image_qos, log_qos, run_node
+    image_qos, image_topic, log_qos, run_node
 from face_ssd_ros.detect.draw import RateMeter, draw_detections
-from face_ssd_ros.msgs.convert import array_to_image_msg, copy_header, image_msg_to_array, msg_to_detections
+from face_ssd_ros.msgs.convert import any_image_msg_to_array, array_to_image_msg, copy_header, msg_to_detections
 from face_ssd_ros.stamp_cache import StampPairer, stamp_key
 from face_ssd_ros.stats import PipelineStats
 
@@ -52,7 +55,8 @@ class OverlayNode(FaceSsdNode):
         self.compressed_pub = None
         if p['publish_compressed']:
             self._create_compressed_pub()
-        self.image_sub = self.create_subscription(Image, 'image_raw', self._on_image, qos)
+        msg_type, topic = image_topic(self, p['image_transport'])
+        self.image_sub = self.create_subscription(msg_type, topic, self._on_image, qos)
         self.det_sub = self.create_subscription(Detection2DArray, 'detections', self._on_detections,
                                                 detections_qos())
         log_qos(self, 'subscribed to', self.image_sub.topic_name, qos)
@@ -90,11 +94,12 @@ class OverlayNode(FaceSsdNode):
     def _annotate(self, image_msg, det_msg):
         t0 = time.perf_counter()
         p = self._settings
-        encoding = image_msg.encoding if image_msg.encoding in ('rgb8', 'bgr8') else 'bgr8'
+        encoding = getattr(image_msg, 'encoding', 'bgr8')  # a CompressedImage decodes to BGR
+        encoding = encoding if encoding in ('rgb8', 'bgr8') else 'bgr8'
         order = 'RGB' if encoding == 'rgb8' else 'BGR'
         try:
-            image = image_msg_to_array(image_msg, out_order=order)
-        except (UnsupportedEncoding, ImageSizeError) as exc:
+            image = any_image_msg_to_array(image_msg, out_order=order)
+        except (UnsupportedEncoding, ImageSizeError, ImageDecodeError) as exc:
             self.stats.increment('skipped_image')
             if 'image' not in self._warned:
                 self._warned.add('image')
@@ -113,7 +118,7 @@ class OverlayNode(FaceSsdNode):
             ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, int(p['jpeg_quality'])])
             if ok:
                 self.compressed_pub.publish(CompressedImage(header=copy_header(header),
-                                                            format='%s; jpeg compressed bgr8' % encoding,
+                                                            format=compressed_format('jpeg', order),
                                                             data=jpeg.tobytes()))
         if video:
             self._write_video(bgr)
