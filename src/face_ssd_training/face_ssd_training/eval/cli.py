@@ -203,8 +203,15 @@ def gt_from_dataset(ds, min_size=0.0):
             flags = getattr(r, 'ignore', None)
         ignore = np.zeros(len(boxes), bool) if flags is None else np.asarray(flags, bool).reshape(-1)
         ignore = ignore | (np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) < min_size)
-        ignore = ignore | (np.asarray(r.labels).reshape(-1) < 0)     # ignore regions of the loader (label -1)
-        gt[r.image_id] = {'boxes': boxes, 'labels': [ds.labels[max(int(i), 0)] for i in r.labels], 'ignore': ignore}
+        labels = [int(i) for i in r.labels]
+        region = np.asarray([i < 0 for i in labels], bool).reshape(-1)   # the loader's ignore regions (label -1)
+        names = [ds.labels[i] for i in labels if i >= 0]
+        classes = ds.labels[1:]
+        # an ignore region has no class: it is one ignore box of every class
+        boxes = np.concatenate([boxes[~region]] + [boxes[region]] * len(classes)).reshape(-1, 4)
+        names += [c for c in classes for _ in range(int(region.sum()))]
+        ignore = np.concatenate([ignore[~region]] + [np.ones(int(region.sum()), bool)] * len(classes))
+        gt[r.image_id] = {'boxes': boxes, 'labels': names, 'ignore': ignore}
         paths[r.image_id] = r.image_path
     return gt, paths
 
