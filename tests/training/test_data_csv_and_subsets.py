@@ -142,3 +142,20 @@ def test_gt_from_a_dataset_with_ignore_regions(tmp_path, jpeg_writer):
     assert gt['p.jpg']['labels'] == ['face', 'face', 'mask'] and gt['p.jpg']['ignore'].tolist() == [False, True, True]
     np.testing.assert_allclose(gt['p.jpg']['boxes'], [[4, 4, 24, 24], [30, 4, 50, 24], [30, 4, 50, 24]])
     assert paths['p.jpg'] == os.path.join(str(tmp_path), 'img', 'p.jpg')
+
+
+def test_face_ssd_train_reports_a_bad_split_or_checkpoint_in_one_line(tmp_path, jpeg_writer, capsys):
+    from face_ssd_training import train
+    images, csv_file = _csv_set(tmp_path, jpeg_writer, 'image,xmin,ymin,xmax,ymax,label\na.jpg,1,2,30,40,nsf\n')
+    (tmp_path / 'split.txt').write_text('a.jpg\nzzz.jpg\n')
+    cfg = tmp_path / 'cfg.yaml'
+    cfg.write_text('data:\n  labels: [background, nsf]\n  train:\n'
+                   '    - {format: csv, images: images, annotations: boxes.csv, image_list: split.txt}\n'
+                   'output:\n  dir: %s\n' % (tmp_path / 'run'))
+    assert train.main(['--config', str(cfg), '--no-progress']) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'zzz.jpg'" in err[0] and err[0].startswith('face-ssd-train: ')
+    (tmp_path / 'split.txt').write_text('a.jpg\n')
+    assert train.main(['--config', str(cfg), '--no-progress', '--set', 'train.init_checkpoint=missing.pt']) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'missing.pt does not exist' in err[0]

@@ -116,3 +116,17 @@ def test_no_selfie_on_the_test_side_looks_like_a_training_one(shared_data):
     train = [sig(i) for i in _ids('selfies_train.txt')]
     test = [sig(i) for i in _ids('selfies_test.txt')]
     assert splits.similarity_matrix(test, train).max() < 0.8
+
+
+def test_make_finetune_splits_makes_the_committed_lists():
+    """`make finetune-splits` runs exactly the commands recorded in the committed lists' headers."""
+    with open(os.path.join(REPO, 'Makefile')) as f:
+        text = f.read().replace('\\\n', ' ')
+    recipe = text.split('\nfinetune-splits:', 1)[1].split('\n\n', 1)[0]
+    commands = [' '.join(line.replace('$(FT)', 'config/training').split()) for line in recipe.splitlines()
+                if line.strip().startswith('face-ssd-split ')]
+    recorded = []
+    for stem in ('selfies', 'cartoon', 'aaf'):
+        with open(os.path.join(SPLITS, stem + '_test.txt')) as f:
+            recorded.append(' '.join(f.readline()[len('# made by: '):].split()))
+    assert sorted(commands) == sorted(recorded)

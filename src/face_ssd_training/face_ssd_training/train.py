@@ -19,6 +19,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 
 from .box_coder import corner_to_center, encode
 from .config import ConfigError, dump_config, load_config
+from .data.checks import DatasetError
 from .data.labels import IGNORE_LABEL
 from .loss import MultiBoxLoss
 from .manifest import make_manifest
@@ -497,7 +498,9 @@ def main(argv=None):
     try:
         res = train(cfg, config_dirs[0] if config_dirs else '.', args.resume,
                     not args.no_progress)
-    except (TrainingError, ConfigError) as exc:
+    except (TrainingError, ConfigError, DatasetError, FileNotFoundError, ValueError) as exc:
+        # data that cannot be read (a missing folder, an image list naming unknown images), a missing or corrupt
+        # init_checkpoint: one line, no traceback
         print('face-ssd-train: %s' % exc, file=sys.stderr)
         return 1
     print('best checkpoint: %s\nexported model: %s\nmetrics: %s' % (res.best_checkpoint, res.onnx, res.metrics_csv))

@@ -83,8 +83,9 @@ def image_signature(image_rgb):
 
 def similarity(sig_a, sig_b):
     """Look-alike score in [-1, 1] of two signatures: the best correlation of image a with image b under any of
-    b's 8 orientations (and the reverse). Copies of one photo score about 0.8-1; other photos of the same scene
-    up to about 0.85; unrelated photos mostly below 0.5 (selfies and cartoon frames measured)."""
+    b's 8 orientations (and the reverse). Measured on the selfies: copies of one photo (by name) have a median of
+    0.88, but strongly cropped or rotated copies fall as low as 0.2, so names group first and look-alikes only add
+    to them; other photos of one scene reach 0.85; unrelated photos are mostly below 0.5 (95th percentile)."""
     return float(max(np.max(sig_b @ sig_a[0]), np.max(sig_a @ sig_b[0])))
 
 
