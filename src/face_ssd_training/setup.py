@@ -16,6 +16,7 @@ setup(
             'face-ssd-validate-data = face_ssd_training.data.validate:main',
             'face-ssd-autolabel = face_ssd_training.data.autolabel:main',
             'face-ssd-import-onnx = face_ssd_training.onnx_import:main',
+            'face-ssd-split = face_ssd_training.data.splits:main',
         ],
         # the runtime's debugging backend for training checkpoints (face_ssd_ros finds it by this group)
         'face_ssd_ros.backends': ['torch = face_ssd_training.torch_backend:TorchBackend'],

@@ -44,6 +44,68 @@ def test_ssd300_priors_golden():
     np.testing.assert_allclose(p[-6], [0.5, 0.5, 285 / 300., 285 / 300.], rtol=1e-6)
 
 
+# The original SSD300 (VGG16) layout: 6 levels of 38, 19, 10, 5, 3, 1 cells with steps 8 .. 300 (cell centres at
+# (i + 0.5) * step / 300, so the step-64 grid does not end at the image edge), 4 or 6 boxes per cell.
+SSD300_VGG_PRIORS = dict(strides=[8, 16, 32, 64, 100, 300],
+                         min_sizes=[[30], [60], [111], [162], [213], [264]],
+                         max_sizes=[[60], [111], [162], [213], [264], [315]],
+                         aspect_ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+                         variances=[0.1, 0.2], clip=True, centers='stride')
+
+
+def _ssd300_vgg_reference():
+    """The SSD300 priors written out cell by cell from the paper's rule (independent of generate_priors)."""
+    out = []
+    for f, step, lo, hi, ratios in zip([38, 19, 10, 5, 3, 1], [8, 16, 32, 64, 100, 300], [30, 60, 111, 162, 213, 264],
+                                       [60, 111, 162, 213, 264, 315], [[2], [2, 3], [2, 3], [2, 3], [2], [2]]):
+        for i in range(f):
+            for j in range(f):
+                cx, cy = (j + 0.5) * step / 300.0, (i + 0.5) * step / 300.0
+                s = lo / 300.0
+                out.append([cx, cy, s, s])
+                out.append([cx, cy, math.sqrt(lo * hi) / 300.0, math.sqrt(lo * hi) / 300.0])
+                for a in ratios:
+                    out.append([cx, cy, s * math.sqrt(a), s / math.sqrt(a)])
+                    out.append([cx, cy, s / math.sqrt(a), s * math.sqrt(a)])
+    return np.clip(np.asarray(out), 0.0, 1.0)
+
+
+def test_ssd300_vgg_priors_golden_8732():
+    spec = PriorSpec.from_dict(SSD300_VGG_PRIORS)
+    assert spec.feature_sizes(300, 300) == [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
+    assert spec.boxes_per_cell() == [4, 6, 6, 6, 4, 4]
+    p = generate_priors(spec, 300, 300)
+    assert p.shape == (8732, 4) and spec.num_priors(300, 300) == 8732
+    s2 = math.sqrt(2)
+    np.testing.assert_allclose(p[:5], [[4 / 300., 4 / 300., 0.1, 0.1],
+                                       [4 / 300., 4 / 300., math.sqrt(30 * 60) / 300, math.sqrt(30 * 60) / 300],
+                                       [4 / 300., 4 / 300., 0.1 * s2, 0.1 / s2],
+                                       [4 / 300., 4 / 300., 0.1 / s2, 0.1 * s2],
+                                       [12 / 300., 4 / 300., 0.1, 0.1]], rtol=1e-5)
+    # the last cell of the 38x38 map is centred at 37.5 * 8 / 300 = 1.0 (not at 37.5 / 38 as 'cell' centres)
+    np.testing.assert_allclose(p[38 * 38 * 4 - 4], [1.0, 1.0, 0.1, 0.1], rtol=1e-6)
+    # the step-64 level (5x5, starting after 5776 + 2166 + 600 priors): last cell at 4.5 * 64 / 300 = 0.96
+    np.testing.assert_allclose(p[5776 + 2166 + 600 + 24 * 6], [0.96, 0.96, 162 / 300., 162 / 300.], rtol=1e-6)
+    # the single 1x1 cell: its 2:1 box (264 * sqrt 2 px wide) is clipped to the image
+    np.testing.assert_allclose(p[-4:], [[0.5, 0.5, 0.88, 0.88],
+                                        [0.5, 0.5, math.sqrt(264 * 315) / 300, math.sqrt(264 * 315) / 300],
+                                        [0.5, 0.5, 1.0, 0.88 / s2],
+                                        [0.5, 0.5, 0.88 / s2, 1.0]], rtol=1e-5)
+    np.testing.assert_allclose(p, _ssd300_vgg_reference(), atol=1e-6)
+    # same spec with the default cell centres: same count, but the step-64 grid is stretched over the image
+    cell = generate_priors(PriorSpec.from_dict(dict(SSD300_VGG_PRIORS, centers='cell')), 300, 300)
+    assert cell.shape == (8732, 4)
+    assert cell[5776 + 2166 + 600 + 24 * 6][0] == pytest.approx(0.9)
+
+
+def test_prior_spec_centers_round_trip_and_validation():
+    spec = PriorSpec.from_dict(SSD300_VGG_PRIORS)
+    assert spec.to_dict()['centers'] == 'stride' and PriorSpec.from_dict(spec.to_dict()) == spec
+    assert 'centers' not in PriorSpec.from_dict(FACE_PRIORS).to_dict()   # manifests of older models unchanged
+    with pytest.raises(ValueError, match='centers'):
+        PriorSpec([8], [[10]], centers='corner')
+
+
 @pytest.mark.parametrize('size', [(320, 240), (640, 480), (300, 300), (333, 197)])
 def test_prior_count_follows_input_size(size):
     spec = PriorSpec.from_dict(FACE_PRIORS)

@@ -89,6 +89,21 @@ def _get(cfg, dotted):
     return cur
 
 
+def _check_pretrained(m):
+    from .models.pretrained import SOURCES
+    name = m['pretrained']
+    if name is None:
+        return
+    if name not in SOURCES:
+        raise ConfigError('model.pretrained must be null or one of %s, got %r' % (', '.join(SOURCES), name))
+    if m['arch'] not in SOURCES[name].archs:
+        raise ConfigError('model.pretrained=%s fits model.arch %s, not %s' % (name, ', '.join(SOURCES[name].archs),
+                                                                             m['arch']))
+    if m['width_mult'] != 1.0:
+        raise ConfigError('model.pretrained=%s needs model.width_mult=1.0 (the pretrained layer sizes), got %r'
+                          % (name, m['width_mult']))
+
+
 def check_config(cfg):
     """Validate a merged config in place; raises :class:`ConfigError` with the key and the reason."""
     from .models import canonical_arch
@@ -106,6 +121,7 @@ def check_config(cfg):
             raise ConfigError('%s must be null or 3 numbers, got %r' % (key, v))
     if cfg['model']['std'] is not None and min(cfg['model']['std']) <= 0:
         raise ConfigError('model.std must be positive, got %r' % (cfg['model']['std'],))
+    _check_pretrained(cfg['model'])
     t = cfg['train']
     if t['base_lr'] is not None and not (isinstance(t['base_lr'], _NUM) and t['base_lr'] >= 0):
         raise ConfigError('train.base_lr must be null or >= 0, got %r' % (t['base_lr'],))
@@ -119,12 +135,40 @@ def check_config(cfg):
                           % (len(t['class_weights']), len(labels)))
     for section in ('train', 'val'):
         for i, ds in enumerate(cfg['data'][section]):
-            if not isinstance(ds, dict) or ds.get('format') not in ('wider', 'voc', 'openimages', 'coco'):
-                raise ConfigError('data.%s[%d] needs format: wider|voc|openimages|coco, got %r' % (section, i, ds))
-            if 'invalid' in ds and (ds['format'] != 'wider' or ds['invalid'] not in ('drop', 'ignore')):
-                raise ConfigError('data.%s[%d].invalid must be drop or ignore, and only for format: wider, got %r'
-                                  % (section, i, ds['invalid']))
+            _check_dataset_entry('data.%s[%d]' % (section, i), ds)
     return cfg
+
+
+#: keys of a data.train / data.val entry, per format (plus the keys every format takes)
+DATASET_KEYS = {
+    'wider': ('images', 'gt', 'min_size', 'invalid', 'class_name'),
+    'voc': ('root', 'image_set', 'labels_file'),
+    'openimages': ('root', 'split'),
+    'coco': ('images', 'annotations'),
+    'csv': ('images', 'annotations'),
+}
+COMMON_DATASET_KEYS = ('format', 'image_list', 'exhaustive')
+
+
+def _check_dataset_entry(where, ds):
+    if not isinstance(ds, dict) or ds.get('format') not in DATASET_KEYS:
+        raise ConfigError('%s needs format: %s, got %r' % (where, '|'.join(DATASET_KEYS), ds))
+    allowed = DATASET_KEYS[ds['format']] + COMMON_DATASET_KEYS
+    for key in ds:
+        owners = [f for f, keys in DATASET_KEYS.items() if key in keys]
+        if key not in allowed and owners:
+            raise ConfigError('%s: %r is only for format: %s, not %s' % (where, key, '|'.join(owners), ds['format']))
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            raise ConfigError('%s: unknown key %r for format: %s%s (keys: %s)' % (
+                where, key, ds['format'], ' (did you mean %r?)' % close[0] if close else '', ', '.join(allowed)))
+    if 'invalid' in ds and ds['invalid'] not in ('drop', 'ignore'):
+        raise ConfigError('%s.invalid must be drop or ignore, got %r' % (where, ds['invalid']))
+    if 'exhaustive' in ds and not isinstance(ds['exhaustive'], bool):
+        raise ConfigError('%s.exhaustive must be true or false, got %r' % (where, ds['exhaustive']))
+    for key in ('image_list', 'class_name'):
+        if key in ds and not (isinstance(ds[key], str) and ds[key]):
+            raise ConfigError('%s.%s must be a non-empty string, got %r' % (where, key, ds[key]))
 
 
 def load_config(path=None, overrides=()):

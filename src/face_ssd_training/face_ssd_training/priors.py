@@ -8,6 +8,10 @@ Ordering (the heads emit predictions in the same order): level by level; inside 
 over the feature map (y, then x); inside a cell: each ``min_size`` square box, then (if
 ``max_sizes`` are given) the ``sqrt(min * max)`` square box, then for each aspect ratio ``a`` the
 pair ``(a, 1/a)`` built on the first min size of the level.
+
+Cell centres: ``centers='cell'`` (default) puts them at ``(i + 0.5) / f`` of the feature map size ``f``;
+``centers='stride'`` at ``(i + 0.5) * stride / input``, the rule of the original SSD300 (VGG), whose steps
+(64, 100, 300 at 300 px) do not divide the input, so its grid does not span the image evenly.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -27,10 +31,14 @@ class PriorSpec(object):
         aspect_ratios: per level, ratios a > 1; each adds two boxes (a and 1/a).
         variances: centre and size variances of the box coder.
         clip: clip priors to [0, 1].
+        centers: 'cell' (centres at (i + 0.5) / feature size) or 'stride' (at (i + 0.5) * stride / input size,
+            as the original SSD300); see the module docstring.
     """
 
+    CENTER_MODES = ('cell', 'stride')
+
     def __init__(self, strides, min_sizes, max_sizes=None, aspect_ratios=None,
-                 variances=DEFAULT_VARIANCES, clip=True):
+                 variances=DEFAULT_VARIANCES, clip=True, centers='cell'):
         self.strides = [int(s) for s in strides]
         self.min_sizes = [[float(v) for v in level] for level in min_sizes]
         n = len(self.strides)
@@ -38,6 +46,7 @@ class PriorSpec(object):
         self.aspect_ratios = [[float(v) for v in level] for level in (aspect_ratios or [[] for _ in range(n)])]
         self.variances = (float(variances[0]), float(variances[1]))
         self.clip = bool(clip)
+        self.centers = centers
         self.validate()
 
     def validate(self):
@@ -61,6 +70,9 @@ class PriorSpec(object):
             raise ValueError('prior spec: strides must be positive, got %r' % (self.strides,))
         if min(self.variances) <= 0:
             raise ValueError('prior spec: variances must be positive, got %r' % (self.variances,))
+        if self.centers not in self.CENTER_MODES:
+            raise ValueError('prior spec: centers must be one of %s, got %r' % (', '.join(self.CENTER_MODES),
+                                                                                 self.centers))
 
     def boxes_per_cell(self):
         """Number of priors per feature-map cell of each level (what each head must emit)."""
@@ -75,16 +87,20 @@ class PriorSpec(object):
         return sum(fw * fh * k for (fw, fh), k in zip(self.feature_sizes(width, height), self.boxes_per_cell()))
 
     def to_dict(self):
-        return {'strides': list(self.strides), 'min_sizes': [list(v) for v in self.min_sizes],
-                'max_sizes': [list(v) for v in self.max_sizes],
-                'aspect_ratios': [list(v) for v in self.aspect_ratios],
-                'variances': list(self.variances), 'clip': self.clip}
+        """The spec as a manifest dict; ``centers`` only when not the default 'cell' (older manifests lack it)."""
+        d = {'strides': list(self.strides), 'min_sizes': [list(v) for v in self.min_sizes],
+             'max_sizes': [list(v) for v in self.max_sizes],
+             'aspect_ratios': [list(v) for v in self.aspect_ratios],
+             'variances': list(self.variances), 'clip': self.clip}
+        if self.centers != 'cell':
+            d['centers'] = self.centers
+        return d
 
     @classmethod
     def from_dict(cls, d):
         # type: (Dict) -> PriorSpec
         return cls(d['strides'], d['min_sizes'], d.get('max_sizes'), d.get('aspect_ratios'),
-                   d.get('variances', DEFAULT_VARIANCES), d.get('clip', True))
+                   d.get('variances', DEFAULT_VARIANCES), d.get('clip', True), d.get('centers', 'cell'))
 
     def __eq__(self, other):
         return isinstance(other, PriorSpec) and self.to_dict() == other.to_dict()
@@ -109,7 +125,8 @@ def generate_priors(spec, width, height, feature_sizes=None):
     if len(sizes) != len(spec.strides):
         raise ValueError('got %d feature sizes for %d prior levels' % (len(sizes), len(spec.strides)))
     out = []  # type: List[np.ndarray]
-    for (fw, fh), mins, maxs, ars in zip(sizes, spec.min_sizes, spec.max_sizes, spec.aspect_ratios):
+    for (fw, fh), stride, mins, maxs, ars in zip(sizes, spec.strides, spec.min_sizes, spec.max_sizes,
+                                                 spec.aspect_ratios):
         wh = [(m / width, m / height) for m in mins]
         if maxs:
             s = math.sqrt(mins[0] * maxs[0])
@@ -119,7 +136,11 @@ def generate_priors(spec, width, height, feature_sizes=None):
             wh.append((mins[0] * r / width, mins[0] / r / height))
             wh.append((mins[0] / r / width, mins[0] * r / height))
         wh_arr = np.asarray(wh, dtype=np.float64)                       # [K, 2]
-        cy, cx = np.meshgrid((np.arange(fh) + 0.5) / fh, (np.arange(fw) + 0.5) / fw, indexing='ij')
+        if spec.centers == 'stride':
+            ys, xs = (np.arange(fh) + 0.5) * stride / float(height), (np.arange(fw) + 0.5) * stride / float(width)
+        else:
+            ys, xs = (np.arange(fh) + 0.5) / fh, (np.arange(fw) + 0.5) / fw
+        cy, cx = np.meshgrid(ys, xs, indexing='ij')
         centres = np.stack([cx.ravel(), cy.ravel()], axis=1)            # [fh*fw, 2]
         k = wh_arr.shape[0]
         level = np.concatenate([np.repeat(centres, k, axis=0), np.tile(wh_arr, (centres.shape[0], 1))], axis=1)

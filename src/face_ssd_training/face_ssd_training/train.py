@@ -19,6 +19,8 @@ from torch.utils.data import ConcatDataset, DataLoader
 
 from .box_coder import corner_to_center, encode
 from .config import ConfigError, dump_config, load_config
+from .data.checks import DatasetError
+from .data.labels import IGNORE_LABEL
 from .loss import MultiBoxLoss
 from .manifest import make_manifest
 from .matcher import match
@@ -40,13 +42,30 @@ def resolve_path(path, base_dir):
 
 
 def build_dataset(spec, labels, transform, base_dir='.'):
-    """One dataset from a config entry ``{format: wider|voc|openimages|coco, ...}``."""
+    """One dataset from a config entry ``{format: wider|voc|openimages|coco|csv, ...}``.
+
+    Keys of every format: ``image_list`` (a file of image ids, one per line: keep only those images, e.g. a
+    held-out split; ids are what the loader names them: WIDER / CSV relative paths, VOC ids, Open Images ImageIDs)
+    and ``exhaustive: false`` (not every object is boxed: learn the boxes, take no negatives from these images).
+    """
+    ds = _open_dataset(spec, labels, transform, base_dir)
+    if spec.get('image_list') is not None:
+        from .data.base import read_id_list
+        path = resolve_path(spec['image_list'], base_dir)
+        ds.keep_only(read_id_list(path), path)
+    if spec.get('exhaustive') is False:
+        ds.exhaustive = False
+    return ds
+
+
+def _open_dataset(spec, labels, transform, base_dir):
     fmt = spec['format']
     p = lambda key: resolve_path(spec.get(key), base_dir)  # noqa: E731
     if fmt == 'wider':
         from .data.wider import WiderFaceDataset
         return WiderFaceDataset(p('images'), p('gt'), labels=labels, min_size=spec.get('min_size', 2.0),
-                                transform=transform, invalid_as_ignore=spec.get('invalid', 'drop') == 'ignore')
+                                transform=transform, invalid_as_ignore=spec.get('invalid', 'drop') == 'ignore',
+                                class_name=spec.get('class_name'))
     if fmt == 'voc':
         from .data.voc import VOCDataset
         return VOCDataset(p('root'), image_set=spec.get('image_set', 'trainval'), labels_file=p('labels_file'),
@@ -57,6 +76,9 @@ def build_dataset(spec, labels, transform, base_dir='.'):
     if fmt == 'coco':
         from .data.coco import COCODataset
         return COCODataset(p('images'), p('annotations'), labels=labels, transform=transform)
+    if fmt == 'csv':
+        from .data.csv_boxes import CSVBoxesDataset
+        return CSVBoxesDataset(p('images'), p('annotations'), labels=labels, transform=transform)
     raise ConfigError('unknown dataset format %r' % fmt)
 
 
@@ -64,7 +86,8 @@ class MatchTargets(object):
     """Last transform of the training pipeline: ground truth -> per-prior regression targets.
 
     ``(image [3,h,w], target) -> (image, {"loc": [N,4], "labels": [N], "image_id": str})``; runs in
-    the DataLoader workers so matching costs the training loop nothing.
+    the DataLoader workers so matching costs the training loop nothing. A target with ``exhaustive`` False (an
+    image labelled in part) keeps its positives and ignores every other prior: no negatives from it.
     """
 
     def __init__(self, transform, priors, variances, iou_threshold, ignore_iou_threshold=0.2):
@@ -79,6 +102,8 @@ class MatchTargets(object):
         boxes = torch.as_tensor(target['boxes'], dtype=torch.float32).reshape(-1, 4)
         labels = torch.as_tensor(target['labels'], dtype=torch.int64).reshape(-1)
         matched, prior_labels = match(boxes, labels, self.priors, self.iou_threshold, self.ignore_iou_threshold)
+        if target.get('exhaustive', True) is False:
+            prior_labels[prior_labels == 0] = IGNORE_LABEL
         loc = encode(corner_to_center(matched), self.priors, self.variances)
         return image, {'loc': loc, 'labels': prior_labels, 'image_id': target.get('image_id', '')}
 
@@ -173,9 +198,15 @@ class Trainer(object):
         m = cfg['model']
         arch = ARCHS[m['arch']]
         self.width, self.height = m['input_size']
-        self.mean = m['mean'] or list(arch.mean)
-        self.std = m['std'] or list(arch.std)
+        norm = arch
+        if m['pretrained']:
+            from .models.pretrained import SOURCES
+            norm = SOURCES[m['pretrained']]   # the normalisation the pretrained weights were trained with
+        self.mean = m['mean'] or list(norm.mean)
+        self.std = m['std'] or list(norm.std)
         self.model = build_model(m['arch'], len(self.labels), m['priors'], width_mult=m['width_mult'])
+        if m['pretrained']:
+            self._load_pretrained(m['pretrained'])
         self.manifest = make_manifest(self.model, self.labels, self.width, self.height, self.mean, self.std,
                                       m['channel_order'])
         if t['init_checkpoint']:
@@ -245,6 +276,15 @@ class Trainer(object):
         skipped = len(own) - len(keep)
         self.log('[init] %s: loaded %d tensors, %d left freshly initialised (new classes or priors)'
                  % (path, len(keep), skipped))
+
+    def _load_pretrained(self, name):
+        """Pretrained backbone weights (``model.pretrained``); the log line says how many tensors matched."""
+        from .models.pretrained import PretrainedError, describe, load_pretrained_backbone
+        try:
+            report = load_pretrained_backbone(self.model, name)
+        except PretrainedError as exc:
+            raise TrainingError(str(exc))
+        self.log(describe(report, name))
 
     def _resume(self, path):
         ckpt = load_checkpoint(path, map_location=self.device)
@@ -458,7 +498,9 @@ def main(argv=None):
     try:
         res = train(cfg, config_dirs[0] if config_dirs else '.', args.resume,
                     not args.no_progress)
-    except (TrainingError, ConfigError) as exc:
+    except (TrainingError, ConfigError, DatasetError, FileNotFoundError, ValueError) as exc:
+        # data that cannot be read (a missing folder, an image list naming unknown images), a missing or corrupt
+        # init_checkpoint: one line, no traceback
         print('face-ssd-train: %s' % exc, file=sys.stderr)
         return 1
     print('best checkpoint: %s\nexported model: %s\nmetrics: %s' % (res.best_checkpoint, res.onnx, res.metrics_csv))

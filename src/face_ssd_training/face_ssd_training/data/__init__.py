@@ -1,4 +1,4 @@
-"""Detection datasets (WIDER, Pascal VOC / CVAT, Open Images, COCO, image folders), their validation,
+"""Detection datasets (WIDER, Pascal VOC / CVAT, Open Images, COCO, box CSV, image folders), their validation,
 augmentation presets and auto-labelling.
 
 Item contract: ``dataset[i] -> (image np.uint8 [H, W, 3] RGB, {"boxes": float32 [K, 4] x1y1x2y2 pixels,
@@ -16,6 +16,7 @@ _EXPORTS = {
     'DatasetError': 'checks', 'Issue': 'checks', 'ValidationReport': 'checks',
     'WiderFaceDataset': 'wider', 'load_wider_gt': 'wider',
     'VOCDataset': 'voc', 'OpenImagesDataset': 'openimages', 'COCODataset': 'coco', 'ImageFolderDataset': 'folder',
+    'CSVBoxesDataset': 'csv_boxes',
 }
 __all__ = sorted(_EXPORTS)
 

@@ -5,6 +5,7 @@ Item contract (docs/ARCHITECTURE.md): ``dataset[i] -> (image, target)`` with ``i
 K >= 0, before ``transform`` is applied.
 """
 import logging
+import os
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -34,6 +35,11 @@ class DetectionDataset(torch.utils.data.Dataset):
     ``super().__init__``. ``labels``: class names, ``labels[0] == 'background'``. ``report``: the
     :class:`ValidationReport` of the index. ``transform``: callable ``(image, target) -> (image, target)``.
     """
+
+    #: False when the boxes are correct but not every object is boxed (e.g. CVAT tasks labelled in part): the
+    #: items then carry ``target["exhaustive"] = False`` and training learns their boxes as positives but takes no
+    #: negatives from them (every other prior is ignored, as if the rest of the image were one ignore region).
+    exhaustive = True
 
     def __init__(self, records: Sequence[Record], labels: Sequence[str], report: ValidationReport,
                  transform: Optional[Callable] = None, strict: bool = False):
@@ -72,6 +78,8 @@ class DetectionDataset(torch.utils.data.Dataset):
                       r.image_path, image.shape[1], image.shape[0], r.width, r.height)
             return None
         target = {'boxes': r.boxes.copy(), 'labels': r.labels.copy(), 'image_id': r.image_id}
+        if not self.exhaustive:
+            target['exhaustive'] = False
         return image, target
 
     def __getitem__(self, index: int):
@@ -86,6 +94,21 @@ class DetectionDataset(torch.utils.data.Dataset):
         raise DatasetError('no image of %s decodes any more (all %d files changed or removed since indexing)'
                            % (self.report.source, n))
 
+    def keep_only(self, image_ids: Sequence[str], source: str = 'the image list') -> None:
+        """Keep only the records whose ``image_id`` is in ``image_ids`` (a held-out split), in the list's order.
+
+        Raises DatasetError naming the entries that are not images of this dataset (a typo, or a list written for
+        another dataset), so a split never silently shrinks.
+        """
+        by_id = OrderedDict((r.image_id, r) for r in self.records)
+        unknown = [i for i in image_ids if i not in by_id]
+        if unknown:
+            raise DatasetError('%s: %d entr%s not image ids of %s (e.g. %s); ids look like %r'
+                               % (source, len(unknown), 'y is' if len(unknown) == 1 else 'ies are',
+                                  self.report.source, ', '.join(repr(u) for u in unknown[:3]),
+                                  self.records[0].image_id if self.records else ''))
+        self.records = [by_id[i] for i in OrderedDict.fromkeys(image_ids)]
+
     def class_counts(self) -> Dict[str, int]:
         """Number of boxes per class name (background excluded), in label order."""
         counts = np.zeros(len(self.labels), dtype=np.int64)
@@ -95,6 +118,14 @@ class DetectionDataset(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return '%s(%s: %d images, labels=%s)' % (type(self).__name__, self.report.source, len(self), self.labels)
+
+
+def read_id_list(path: str) -> List[str]:
+    """Image ids of a split file: one per line; blank lines and ``#`` comments skipped. DatasetError if missing."""
+    if not os.path.isfile(path):
+        raise DatasetError('image list not found: %s' % path)
+    with open(path, 'r', encoding='utf-8-sig') as f:
+        return [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith('#')]
 
 
 def check_same_labels(datasets: Sequence[DetectionDataset]) -> List[str]:

@@ -59,6 +59,9 @@ def mosaic_canvas(items: Sequence[Tuple[np.ndarray, dict]], size: Tuple[int, int
     target['boxes'] = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4), np.float32)
     target['labels'] = np.concatenate(all_labels) if all_labels else np.zeros((0,), np.int64)
     target['image_id'] = '%s+mosaic' % (target.get('image_id', ''),)
+    target.pop('exhaustive', None)
+    if not all(t.get('exhaustive', True) for _, t in items):   # a tile labelled in part: no negatives anywhere
+        target['exhaustive'] = False
     return canvas, target
 
 

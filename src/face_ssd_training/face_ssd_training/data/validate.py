@@ -35,11 +35,15 @@ def build_dataset(fmt: str, paths: Sequence[str], **kwargs):
         from .coco import COCODataset
         need(2, 2, 'IMAGES_DIR ANNOTATION_JSON')
         return COCODataset(paths[0], paths[1], labels=labels, **kwargs)
+    if fmt == 'csv':
+        from .csv_boxes import CSVBoxesDataset
+        need(2, 2, 'IMAGES_DIR CSV_FILE (image,xmin,ymin,xmax,ymax,label rows)')
+        return CSVBoxesDataset(paths[0], paths[1], labels=labels, **kwargs)
     if fmt == 'folder':
         from .folder import ImageFolderDataset
         need(1, 2, 'IMAGES_DIR [FILELIST]')
         return ImageFolderDataset(paths[0], paths[1] if len(paths) > 1 else None, **kwargs)
-    raise DatasetError('unknown format %r (expected wider, voc, openimages, coco or folder)' % fmt)
+    raise DatasetError('unknown format %r (expected wider, voc, openimages, coco, csv or folder)' % fmt)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -57,9 +61,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                '  face-ssd-validate-data --format voc cartoon --image-set default\n'
                '  face-ssd-validate-data --format openimages plates --split test\n'
                '  face-ssd-validate-data --format coco images/ instances.json\n'
+               '  face-ssd-validate-data --format csv faces/selfies/images faces/selfies/original_classes.csv\n'
                '  face-ssd-validate-data --format folder negatives/images negatives/filelist.txt',
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--format', required=True, choices=['wider', 'voc', 'openimages', 'coco', 'folder'])
+    p.add_argument('--format', required=True, choices=['wider', 'voc', 'openimages', 'coco', 'csv', 'folder'])
     p.add_argument('paths', nargs='+', help='dataset paths (see examples)')
     p.add_argument('--labels', help='labels file (one class name per line, or a CVAT labelmap.txt)')
     p.add_argument('--image-set', default='trainval', help="VOC: list name under ImageSets/Main or a list file "

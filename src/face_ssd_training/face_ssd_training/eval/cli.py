@@ -9,6 +9,14 @@ Examples::
     # VOC AP at IoU 0.5 with ground truth read by face_ssd_training.data
     face-ssd-eval voc --pred pred.jsonl --format wider faces/fddb/images faces/fddb/fddb_bbx_gt.txt
     face-ssd-eval voc --pred pred.jsonl --format openimages plates --split test
+    # per-class AP plus per-image accuracy (a face found with the right class at score >= 0.5)
+    face-ssd-eval voc --pred pred.jsonl --format csv faces/selfies/images faces/selfies/original_classes.csv \
+        --images config/training/splits/selfies_test.txt --accuracy-threshold 0.5
+    # a model on the held-out split of a training config (data.val), with per-image accuracy
+    face-ssd-eval config --config config/training/finetune_identities.yaml --model runs/identities/identities.onnx \
+        --accuracy-threshold 0.5 --json identities.json
+    # a Markdown table of several such results (+ training time from each run's metrics.csv)
+    face-ssd-eval table 'fine-tuned=identities.json,runs/finetune_identities/metrics.csv' 'scratch=scratch.json'
     # several result JSONs on one figure
     face-ssd-eval plot a.json b.json --out compare.png
 """
@@ -195,7 +203,15 @@ def gt_from_dataset(ds, min_size=0.0):
             flags = getattr(r, 'ignore', None)
         ignore = np.zeros(len(boxes), bool) if flags is None else np.asarray(flags, bool).reshape(-1)
         ignore = ignore | (np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) < min_size)
-        gt[r.image_id] = {'boxes': boxes, 'labels': [ds.labels[int(i)] for i in r.labels], 'ignore': ignore}
+        labels = [int(i) for i in r.labels]
+        region = np.asarray([i < 0 for i in labels], bool).reshape(-1)   # the loader's ignore regions (label -1)
+        names = [ds.labels[i] for i in labels if i >= 0]
+        classes = ds.labels[1:]
+        # an ignore region has no class: it is one ignore box of every class
+        boxes = np.concatenate([boxes[~region]] + [boxes[region]] * len(classes)).reshape(-1, 4)
+        names += [c for c in classes for _ in range(int(region.sum()))]
+        ignore = np.concatenate([ignore[~region]] + [np.ones(int(region.sum()), bool)] * len(classes))
+        gt[r.image_id] = {'boxes': boxes, 'labels': names, 'ignore': ignore}
         paths[r.image_id] = r.image_path
     return gt, paths
 
@@ -242,7 +258,6 @@ def align_predictions(records, gt_paths, agnostic=False):
 
 
 def cmd_voc(args):
-    from face_ssd_training.eval.voc import evaluate_detections, recall_at_fp_per_image
     if args.format == 'wider':
         if len(args.paths) != 2:
             raise ValueError('--format wider expects IMAGES_DIR GT_FILE')
@@ -255,6 +270,8 @@ def cmd_voc(args):
         if args.format == 'openimages':
             kwargs['split'] = args.split
         ds = build_dataset(args.format, args.paths, **kwargs)
+        if ds.report.issues:
+            print('ground truth: %s' % ds.report.format().splitlines()[0], file=sys.stderr)
         gt, paths = gt_from_dataset(ds, args.min_size)
         if args.format == 'voc':
             mark_voc_difficult(gt, args.paths[0])
@@ -265,7 +282,15 @@ def cmd_voc(args):
         paths = {k: paths[k] for k in gt}
     if not gt:
         raise ValueError('no ground-truth images to evaluate (check the dataset paths and --images)')
-    records = read_predictions(args.pred)
+    name = args.name or os.path.splitext(os.path.basename(args.pred))[0]
+    return report_voc(args, gt, paths, read_predictions(args.pred), name,
+                      {'pred': os.path.abspath(args.pred), 'format': args.format, 'paths': args.paths})
+
+
+def report_voc(args, gt, paths, records, name, meta):
+    """Score prediction ``records`` against ``gt`` / ``paths`` (see :func:`gt_from_dataset`), print the table and
+    write ``args.plot`` / ``args.json``; ``meta``: extra entries of the JSON report. Returns 0."""
+    from face_ssd_training.eval.voc import evaluate_detections, recall_at_fp_per_image
     preds, unmatched = align_predictions(records, paths, args.agnostic)
     if args.agnostic:
         gt = {k: dict(v, labels=['object'] * len(v['labels'])) for k, v in gt.items()}
@@ -275,7 +300,6 @@ def cmd_voc(args):
     result = evaluate_detections(preds, gt, args.iou, args.use_07_metric)
     fppi = [float(v) for v in args.fppi.split(',')] if args.fppi else []
     rec_at = recall_at_fp_per_image(preds, gt, fppi, None, args.iou) if fppi else {}
-    name = args.name or os.path.splitext(os.path.basename(args.pred))[0]
     print('%-24s %8s %8s %8s' % ('class', 'AP', 'GT', 'det'))
     for lab, ap in result.ap.items():
         print('%-24s %8s %8d %8d' % (str(lab)[:24], _fmt(ap), result.num_gt[lab], result.num_det[lab]))
@@ -284,6 +308,11 @@ def cmd_voc(args):
                                                     len(gt)))
     for f, r in rec_at.items():
         print('recall at %.2f FP/image (all classes): %s' % (f, _fmt(r)))
+    accuracy = None
+    if args.accuracy_threshold is not None:
+        from face_ssd_training.eval.accuracy import format_accuracy, image_accuracy
+        accuracy = image_accuracy(preds, gt, args.iou, args.accuracy_threshold)
+        print(format_accuracy(accuracy))
     errors = error_records(records)
     if unmatched:
         print('%d prediction line(s) matched no ground-truth image (e.g. %s)' % (len(unmatched), unmatched[0]))
@@ -294,16 +323,68 @@ def cmd_voc(args):
         plot_pr_curves(voc_curves(result), args.plot, 'VOC AP@%.2f: %s' % (args.iou, name))
         print('plot: %s' % args.plot)
     if args.json:
-        report = {'task': 'voc', 'name': name, 'pred': os.path.abspath(args.pred), 'format': args.format,
-                  'paths': args.paths, 'iou': args.iou, 'use_07_metric': args.use_07_metric, 'images': len(gt),
-                  'recall_at_fppi': {str(k): v for k, v in rec_at.items()}, 'unmatched_predictions': len(unmatched),
-                  'errors': [{'image': i, 'error': e} for i, e in errors]}
+        report = dict(meta, task='voc', name=name)
+        report.update({'iou': args.iou, 'use_07_metric': args.use_07_metric, 'images': len(gt),
+                       'recall_at_fppi': {str(k): v for k, v in rec_at.items()},
+                       'unmatched_predictions': len(unmatched),
+                       'errors': [{'image': i, 'error': e} for i, e in errors]})
         report.update(result.to_dict())
+        if accuracy is not None:
+            report['image_accuracy'] = accuracy
         report['curves'] = {str(k): {'recall': _round_list(r), 'precision': _round_list(p), 'ap': result.ap[k]}
                             for k, (r, p) in result.curves.items()}
         _write_json(args.json, report)
         print('json: %s' % args.json)
     return 0
+
+
+# ----------------------------------------------------------------------------------------------------- config
+def gt_from_config(config_paths, overrides=(), section='val', min_size=0.0):
+    """Ground truth of a training config's ``data.val`` (or ``data.train``) datasets, read by the loaders and entry
+    keys training uses (``image_list`` splits, ``class_name``, the config's labels).
+
+    Returns ``(gt, paths, labels)`` as :func:`gt_from_dataset`, keys ``"<dataset index>/<image id>"``.
+    """
+    from face_ssd_training.config import load_config
+    from face_ssd_training.data.labels import resolve_labels
+    from face_ssd_training.train import build_dataset
+    cfg = load_config(config_paths, overrides)
+    base = os.path.dirname(os.path.abspath(config_paths[0]))
+    labels = resolve_labels(cfg['data']['labels'])
+    specs = cfg['data'][section]
+    if not specs:
+        raise ValueError('%s has no data.%s datasets to evaluate on' % (', '.join(config_paths), section))
+    gt, paths = {}, {}
+    for i, spec in enumerate(specs):
+        ds = build_dataset(spec, labels, None, base)
+        if ds.report.issues:
+            print('ground truth data.%s[%d]: %s' % (section, i, ds.report.format().splitlines()[0]), file=sys.stderr)
+        g, p = gt_from_dataset(ds, min_size)
+        for key in g:
+            gt['%d/%s' % (i, key)] = g[key]
+            paths['%d/%s' % (i, key)] = p[key]
+    return gt, paths, labels
+
+
+def cmd_config(args):
+    gt, paths, _labels = gt_from_config(args.config, args.overrides, args.section, args.min_size)
+    meta = {'config': [os.path.abspath(c) for c in args.config], 'section': args.section,
+            'overrides': list(args.overrides)}
+    if args.pred is None:   # --model (None after "default": the shipped model)
+        pred_path = args.save_pred or os.path.join(tempfile.mkdtemp(prefix='face_ssd_eval_'), 'pred.jsonl')
+        stats = run_model(args, sorted(set(paths.values())), None, pred_path)
+        meta.update(model=os.path.abspath(stats['model_path']), detect=_detect_summary(stats))
+        name = args.name or os.path.splitext(os.path.basename(stats['model_path']))[0]
+    else:
+        pred_path = args.pred
+        name = args.name or os.path.splitext(os.path.basename(args.pred))[0]
+    meta['pred'] = os.path.abspath(pred_path)
+    return report_voc(args, gt, paths, read_predictions(pred_path), name, meta)
+
+
+def cmd_table(args):
+    from face_ssd_training.eval.table import main_table
+    return main_table(args)
 
 
 # ----------------------------------------------------------------------------------------------------- plot
@@ -327,6 +408,20 @@ def cmd_plot(args):
 
 
 # ----------------------------------------------------------------------------------------------------- main
+def _voc_scoring_args(v):
+    v.add_argument('--iou', type=float, default=0.5)
+    v.add_argument('--use-07-metric', action='store_true', help='11-point AP (VOC2007) instead of the area')
+    v.add_argument('--min-size', type=float, default=0.0, help='ground-truth boxes smaller than this (px) are ignored')
+    v.add_argument('--agnostic', action='store_true', help='ignore labels (one class)')
+    v.add_argument('--accuracy-threshold', type=float, default=None, metavar='SCORE',
+                   help='also report per-image accuracy: an image is correct when one of its objects is found with '
+                        'the right class at score >= SCORE (and IoU >= --iou); per class too')
+    v.add_argument('--fppi', default='0.1,0.5,1.0', help='report recall at these FP per image ("" = skip)')
+    v.add_argument('--name', default=None, help='name in the table / plots (default: file name)')
+    v.add_argument('--plot', default=None, help='write the PR curves to this PNG')
+    v.add_argument('--json', default=None, help='write the results (with curves) to this JSON')
+
+
 def build_parser():
     from face_ssd_ros.detect.cli import add_detector_args
     p = argparse.ArgumentParser(prog='face-ssd-eval', description=__doc__.split('\n\n')[0],
@@ -353,21 +448,37 @@ def build_parser():
 
     v = sub.add_parser('voc', help='Pascal VOC AP per class at an IoU threshold, mAP, recall at FP/image')
     v.add_argument('--pred', required=True, help='predictions JSONL (face-ssd-detect)')
-    v.add_argument('--format', required=True, choices=['wider', 'voc', 'openimages', 'coco'])
+    v.add_argument('--format', required=True, choices=['wider', 'voc', 'openimages', 'coco', 'csv'])
     v.add_argument('paths', nargs='+', help='dataset paths as for face-ssd-validate-data: wider IMAGES_DIR GT_FILE | '
-                                            'voc ROOT | openimages ROOT | coco IMAGES_DIR ANNOTATION_JSON')
-    v.add_argument('--labels', default=None, help='labels file (voc/openimages/coco)')
+                                            'voc ROOT | openimages ROOT | coco IMAGES_DIR ANNOTATION_JSON | '
+                                            'csv IMAGES_DIR CSV_FILE')
+    v.add_argument('--labels', default=None, help='labels file (voc/openimages/coco/csv)')
     v.add_argument('--image-set', default='trainval', help='VOC image set (default trainval)')
     v.add_argument('--split', default='test', help='Open Images split (default test)')
     v.add_argument('--images', default=None, help='only the images in this list')
-    v.add_argument('--iou', type=float, default=0.5)
-    v.add_argument('--use-07-metric', action='store_true', help='11-point AP (VOC2007) instead of the area')
-    v.add_argument('--min-size', type=float, default=0.0, help='ground-truth boxes smaller than this (px) are ignored')
-    v.add_argument('--agnostic', action='store_true', help='ignore labels (one class)')
-    v.add_argument('--fppi', default='0.1,0.5,1.0', help='report recall at these FP per image ("" = skip)')
-    v.add_argument('--name', default=None, help='name in the table / plots (default: file name)')
-    v.add_argument('--plot', default=None, help='write the PR curves to this PNG')
-    v.add_argument('--json', default=None, help='write the results (with curves) to this JSON')
+    _voc_scoring_args(v)
+
+    c = sub.add_parser('config', help="VOC AP per class (+ per-image accuracy) on a training config's held-out "
+                                      'data (data.val), read exactly as training reads it')
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument('--pred', help='predictions JSONL (face-ssd-detect)')
+    src.add_argument('--model', help='run this model (.onnx/.engine/.pt) on the images first; "default" = the '
+                                     'shipped model')
+    c.add_argument('--config', action='append', required=True,
+                   help='training YAML (repeat to merge several, as face-ssd-train); relative paths from its folder')
+    c.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='config override, as face-ssd-train --set')
+    c.add_argument('--section', default='val', choices=['val', 'train'], help='which datasets (default: val)')
+    c.add_argument('--save-pred', default=None, help='--model: where to keep the predictions JSONL')
+    c.add_argument('--quiet', action='store_true', help='no progress bar')
+    add_detector_args(c)
+    _voc_scoring_args(c)
+
+    t = sub.add_parser('table', help='Markdown table comparing evaluated models (mAP, AP and accuracy per class, '
+                                     'training time)')
+    t.add_argument('rows', nargs='+', metavar='NAME=EVAL_JSON[,METRICS_CSV]',
+                   help='a model: its --json result and, if trained, its run\'s metrics.csv')
+    t.add_argument('--out', default=None, help='also write the table to this file')
 
     pl = sub.add_parser('plot', help='several result JSONs on one figure')
     pl.add_argument('results', nargs='+', help='JSON files written with --json')
@@ -385,8 +496,9 @@ def main(argv=None):
     if getattr(args, 'model', None) == 'default':
         args.model = None
     try:
-        return {'wider': cmd_wider, 'voc': cmd_voc, 'plot': cmd_plot}[args.command](args)
-    except (FileNotFoundError, KeyError, ValueError, PredictionsFormatError, RuntimeError) as e:
+        return {'wider': cmd_wider, 'voc': cmd_voc, 'config': cmd_config, 'plot': cmd_plot,
+                'table': cmd_table}[args.command](args)
+    except (FileNotFoundError, KeyError, ValueError, PredictionsFormatError, RuntimeError, OSError) as e:
         print('face-ssd-eval %s: error: %s' % (args.command, e), file=sys.stderr)
         return 2
 
