@@ -1,4 +1,5 @@
 """Model variants, checkpoint round trip, ONNX export (named tensors, manifest, parity) and config checks."""
+import os
 import json
 
 import numpy as np
@@ -120,3 +121,16 @@ def test_config_overrides_are_validated():
         load_config(overrides=['data.strict=1'])
     with pytest.raises(ConfigError, match='format'):
         load_config(overrides=['data.train=[{images: x}]'])
+
+
+def test_weights_only_copy_ships_and_starts_a_fine_tuning(tmp_path, capsys):
+    from face_ssd_training.export import main
+    path, _, manifest = _checkpoint(tmp_path)
+    out = str(tmp_path / 'ship' / 'model.onnx')
+    pt = str(tmp_path / 'ship' / 'model.pt')
+    assert main([path, '--out', out, '--weights-out', pt]) == 0
+    slim = torch.load(pt, weights_only=True)
+    assert set(slim) == {'model', 'manifest', 'config', 'epoch', 'metrics'}          # no optimizer state
+    assert slim['manifest'] == manifest and os.path.getsize(pt) < os.path.getsize(path)
+    full = torch.load(path, weights_only=True)
+    assert all(torch.equal(slim['model'][k], full['model'][k]) for k in full['model'])

@@ -84,15 +84,31 @@ def export_checkpoint(checkpoint, out_path, input_size=None, opset=13, verbose=T
     return manifest
 
 
+def save_weights_only(checkpoint, out_path):
+    """A copy of a training checkpoint without optimizer and scheduler state (what ships beside the ONNX): ``model``,
+    ``manifest``, ``config``, ``epoch``, ``metrics``. Loads with ``torch.load(weights_only=True)`` and works as
+    ``train.init_checkpoint``. Returns the dict written."""
+    ckpt = load_checkpoint(checkpoint)
+    slim = dict((k, ckpt[k]) for k in ('model', 'manifest', 'config', 'epoch', 'metrics') if k in ckpt)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    torch.save(slim, out_path)
+    return slim
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='face-ssd-export', description=__doc__.split('\n\n')[0])
     ap.add_argument('checkpoint', help='training checkpoint (best.pt)')
     ap.add_argument('--out', required=True, help='output .onnx path (the manifest is written beside it)')
     ap.add_argument('--input-size', type=parse_size, help='WIDTHxHEIGHT (default: the trained size); priors follow')
     ap.add_argument('--opset', type=int, default=13)
+    ap.add_argument('--weights-out', metavar='PT', help='also write a weights-only copy of the checkpoint (no '
+                    'optimizer state) to ship beside the ONNX, e.g. models/face_default.pt')
     args = ap.parse_args(argv)
     try:
         export_checkpoint(args.checkpoint, args.out, args.input_size, args.opset)
+        if args.weights_out:
+            save_weights_only(args.checkpoint, args.weights_out)
+            print('weights-only checkpoint: %s' % args.weights_out)
     except (OSError, ValueError, RuntimeError) as exc:
         print('face-ssd-export: %s' % exc, file=sys.stderr)
         return 1
