@@ -212,8 +212,8 @@ def shortcuts_section():
 def render():
     """The whole docs/PARAMETERS.md page (str, ending in one newline)."""
     lines = ['# Parameters', '',
-             '<!-- Generated from the ParamSpec tables by `%s` (`%s`): edit the tables, not this file. '
-             'tests/unit/test_parameters_doc.py fails when it is out of date. -->' % (REGENERATE, REGENERATE_PYTHON),
+             '> Generated from the tables by `%s` (`%s`): edit the tables, not this page. '
+             '`tests/unit/test_parameters_doc.py` fails when it is out of date.' % (REGENERATE, REGENERATE_PYTHON),
              '',
              _INTRO.rstrip('\n'), '']
     nodes = list(pipeline.NODE_TYPES)
