@@ -19,6 +19,7 @@ help:
 	@echo "make train-default   train the default face model again from ../shared/data (runs pseudo-labels first)"
 	@echo "make eval-default    WIDER FACE Easy/Medium/Hard AP of the shipped model on ../shared/data/faces/wider_dev"
 	@echo "make bench           detector and pipeline benchmarks (benchmarks/README.md)"
+	@echo "make docs            docs/PARAMETERS.md from the nodes' parameter tables (after changing a ParamSpec)"
 	@echo "make finetune-plates      recipe 1 (docs/TRAINING.md): licence plates, ImageNet MobileNetV2 vs scratch"
 	@echo "make finetune-cartoon     recipe 2: human vs cartoon faces from the face model (320x240, 640x480) vs scratch"
 	@echo "make finetune-identities  recipe 3: two people's faces (selfies) from the face model vs scratch"
@@ -131,6 +132,13 @@ finetune-splits: setup
 	  --test-fraction 0.35 --train-out $(FT)/splits/cartoon_train.txt --test-out $(FT)/splits/cartoon_test.txt
 	face-ssd-split --format wider ../shared/data/faces/aaf/images ../shared/data/faces/aaf/aaf_bbx_gt.txt \
 	  --sample 150 --test-fraction 0.2 --train-out $(FT)/splits/aaf_train.txt --test-out $(FT)/splits/aaf_test.txt
+
+# docs/PARAMETERS.md from the ParamSpec tables and launch arguments (tests/unit/test_parameters_doc.py checks it).
+# Only pyyaml is needed: the venv's Python when there is one, else python3; PYTHONPATH = the sources, not an install.
+.PHONY: docs
+docs:
+	PYTHONPATH=src/face_ssd_ros $$( [ -x $(VENV)/bin/python ] && echo $(VENV)/bin/python || echo python3 ) \
+	  -m face_ssd_ros.config.docs --out docs/PARAMETERS.md
 
 clean:
 	rm -rf out runs .pytest_cache

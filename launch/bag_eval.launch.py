@@ -5,6 +5,7 @@
 
 Parameters come from face_ssd_ros.config.pipeline (config/bag_eval.yaml), the description the in-process runner
 (face_ssd_pipeline --bag ...) uses too. See docs/BAG_EVAL.md.
+Every argument (`--show-args`) and parameter: docs/PARAMETERS.md.
 """
 from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, BAG_EVAL_NODES, launch_description
 

@@ -5,6 +5,7 @@
 `image_topic` remaps image_raw of both nodes; `image_transport:=compressed` makes them read sensor_msgs/CompressedImage
 on IMAGE_TOPIC/compressed (a robot's bag played with ros2 bag play, docs/BAG_EVAL.md). Parameters come from
 face_ssd_ros.config.pipeline (config/pipeline.yaml).
+Every argument (`--show-args`) and parameter: docs/PARAMETERS.md.
 """
 from face_ssd_ros.config.pipeline import launch_description
 

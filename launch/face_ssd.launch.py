@@ -4,6 +4,7 @@
 
 The node list, parameters and remappings come from face_ssd_ros.config.pipeline (config/pipeline.yaml), the same
 description the in-process runner (face_ssd_pipeline) uses. `ros2 launch ... --show-args` lists the arguments.
+Every argument (`--show-args`) and parameter: docs/PARAMETERS.md.
 """
 from face_ssd_ros.config.pipeline import launch_description
 

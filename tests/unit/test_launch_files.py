@@ -172,3 +172,28 @@ def test_image_transport_argument_sets_detector_and_overlay(fake_launch):
     _, actions = _expand(description)
     assert [a.kwargs['parameters'][0]['image_transport'] for a in actions if type(a).__name__ == 'Node'] == \
         ['raw', 'raw']
+
+
+def test_every_launch_file_matches_the_launch_files_table(fake_launch, monkeypatch):
+    """pipeline.LAUNCH_FILES (what docs/PARAMETERS.md lists) is what each file really starts: its nodes, its
+    config file, its arguments (each with a description, each on the docs page) and the image_topic default."""
+    from face_ssd_ros.config import pipeline
+    assert sorted(pipeline.LAUNCH_FILES) == [os.path.basename(p) for p in LAUNCH_FILES]
+    with open(os.path.join(ROOT, 'docs', 'PARAMETERS.md')) as f:
+        page = f.read()
+    real_find_config = pipeline.find_config
+    for name, entry in pipeline.LAUNCH_FILES.items():
+        asked = []
+        monkeypatch.setattr(pipeline, 'find_config', lambda n='pipeline.yaml': asked.append(n) or real_find_config(n))
+        description = _load(os.path.join(ROOT, 'launch', name)).generate_launch_description()
+        declared, actions = _expand(description)
+        assert [n for n in asked if n.endswith('.yaml')] == [entry.config_name], name
+        assert [a.kwargs['name'] for a in actions if 'executable' in a.kwargs] == list(entry.nodes), name
+        assert [a.args[0] for a in declared] == [a[0] for a in pipeline.launch_arguments(entry.nodes)], name
+        defaults = dict((a.args[0], a.kwargs['default_value']) for a in declared)
+        assert defaults['image_topic'] == entry.image_topic_default, name
+        for argument in declared:
+            assert argument.kwargs['description'].strip(), (name, argument.args[0])
+            assert '| `%s` |' % argument.args[0] in page, 'launch argument %s missing from docs/PARAMETERS.md' \
+                % argument.args[0]
+        assert '| `%s` |' % name in page

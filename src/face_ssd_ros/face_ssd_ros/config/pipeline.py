@@ -506,3 +506,31 @@ def launch_description(nodes=NODE_KEYS, image_topic_default='', config_name='pip
                                       description=text)
                 for name, default, text in arguments]
     return LaunchDescription(declared + [OpaqueFunction(function=create_nodes)])
+
+
+# ---------------------------------------------------------------------------------------------- launch files
+class LaunchFile(collections.namedtuple('LaunchFile', 'nodes config_name image_topic_default')):
+    """What a launch file of ``launch/`` starts: ``nodes`` (keys of :data:`NODE_TYPES`, in order), the config file
+    it reads when ``config_file`` is empty, and the default of its ``image_topic`` argument."""
+    __slots__ = ()
+
+
+#: The launch files (launch/*.launch.py) and what each passes to :func:`launch_description`; tests/unit/
+#: test_launch_files.py checks this table against the files, docs/PARAMETERS.md is generated from it.
+LAUNCH_FILES = collections.OrderedDict([
+    ('face_ssd.launch.py', LaunchFile(NODE_KEYS, 'pipeline.yaml', '')),
+    ('camera.launch.py', LaunchFile(('camera',), 'pipeline.yaml', '')),
+    ('detector.launch.py', LaunchFile(('detector', 'overlay'), 'pipeline.yaml', 'image_raw')),
+    ('bag_eval.launch.py', LaunchFile(BAG_EVAL_NODES, BAG_EVAL_CONFIG, '')),
+])
+
+
+def launch_arguments(nodes):
+    """The ``(name, default, description)`` launch arguments a launch file starting ``nodes`` declares."""
+    return _launch_arguments(nodes)
+
+
+def launch_argument_targets(name):
+    """``[(node, param), ...]`` a launch argument overrides; [] for the ones that are not a parameter
+    (``config_file``, ``params_file``, ``namespace``, ``image_topic``)."""
+    return resolve_keys(name) if name in _LAUNCH_OVERRIDES else []
