@@ -9,7 +9,7 @@ ACTIVATE := . $(VENV)/bin/activate
 export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast pseudo-labels train-default eval-default bench clean help \
+.PHONY: setup demo test test-fast pseudo-labels train-default ship-default eval-default bench clean help \
 	finetune-plates finetune-cartoon finetune-identities finetune-splits
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make test            the whole test suite"
 	@echo "make pseudo-labels   teacher (RetinaFace-MobileNet0.25) pseudo-labels for training, in out/pseudo/"
 	@echo "make train-default   train the default face model again from ../shared/data (runs pseudo-labels first)"
+	@echo "make ship-default    export the last stage's weights as the shipped model (ONNX 320x240 + 640x480, .pt)"
 	@echo "make eval-default    WIDER FACE Easy/Medium/Hard AP of the shipped model on ../shared/data/faces/wider_dev"
 	@echo "make bench           detector and pipeline benchmarks (benchmarks/README.md)"
 	@echo "make docs            docs/PARAMETERS.md from the nodes' parameter tables (after changing a ParamSpec)"
@@ -51,6 +52,15 @@ train-default: pseudo-labels
 	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
 	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
 	  --config config/training/face_default_stage5.yaml
+
+# The shipped model: stage 5's last epoch, at both input sizes, and its weights-only checkpoint (the start of every
+# fine-tuning: train.init_checkpoint).
+MODELS := src/face_ssd_ros/face_ssd_ros/models
+SHIP_CKPT ?= runs/face_default_stage5/last.pt
+ship-default: setup
+	$(ACTIVATE)
+	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default.onnx --weights-out $(MODELS)/face_default.pt
+	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default_640x480.onnx --input-size 640x480
 
 eval-default: setup
 	$(ACTIVATE)
