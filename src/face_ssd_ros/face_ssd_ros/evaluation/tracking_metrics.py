@@ -18,18 +18,7 @@ Boxes without an id (a hypothesis whose track is not confirmed yet) are not hypo
 """
 import numpy as np
 
-
-def iou_matrix(a, b):
-    """IoU of ``a [N, 4]`` with ``b [M, 4]`` (x1, y1, x2, y2) -> float64 ``[N, M]`` (0 without overlap)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-    area_a = np.maximum(a[:, 2] - a[:, 0], 0.0) * np.maximum(a[:, 3] - a[:, 1], 0.0)
-    area_b = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0.0, inter / np.maximum(union, 1e-12), 0.0)
+from face_ssd_ros.evaluation.metrics.boxes import iou_matrix
 
 
 def max_weight_matching(weights):
