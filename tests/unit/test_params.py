@@ -39,6 +39,7 @@ CONTRACT = {
         'input_width': ('int', 0, 4096, None, RO),
         'input_height': ('int', 0, 4096, None, RO),
         'num_threads': ('int', 0, 64, None, RO),
+        'allow_spinning': ('bool', None, None, None, RO),
         'qos_reliability': QOS,
         'diagnostics_period': ('double', 0.1, 60.0, None, RW),
     },
@@ -71,6 +72,7 @@ def test_notable_defaults():
     assert d['frame_id'] == 'camera' and d['width'] == 0 and d['max_frames'] == 0
     d = params.defaults(DETECTOR_PARAMS)
     assert d['model_path'] == '' and d['class_filter'] == [] and d['input_width'] == 0 and d['backend'] == 'auto'
+    assert d['allow_spinning'] is False   # ONNX Runtime threads sleep between frames unless asked otherwise
 
 
 @pytest.mark.parametrize('name,value,words', [

@@ -57,18 +57,19 @@ class FaceDetector(object):
     auto|onnxruntime|tensorrt|torch; ``score_threshold``, ``nms_iou``, ``max_detections``: None = the manifest's
     ``postprocess`` values; ``class_filter``: labels to report (None or [] = all); ``input_size``:
     ``(width, height)`` network input for dynamic-size models (None or zeros = the manifest's size);
-    ``num_threads``: backend threads (0 = default). Raises ManifestError / BackendError / ValueError /
+    ``num_threads``: backend threads (0 = default); ``allow_spinning``: let ONNX Runtime's idle worker threads
+    busy-wait (default False: CPU use follows the work; see the detector parameter of the same name). Raises ManifestError / BackendError / ValueError /
     FileNotFoundError with an actionable message when the model or a setting is unusable.
     """
 
     def __init__(self, model_path=None, backend='auto', score_threshold=None, nms_iou=None, max_detections=None,
-                 class_filter=None, input_size=None, num_threads=0):
+                 class_filter=None, input_size=None, num_threads=0, allow_spinning=False):
         self.model_path = os.fspath(model_path) if model_path else default_model_path()
         self.manifest = load_manifest(self.model_path)
         self.input_size = self._resolve_input_size(input_size)
         _check('num_threads', int(num_threads))
         self.backend = create_backend(backend, self.model_path, self.manifest, num_threads=int(num_threads),
-                                      input_size=self.input_size)
+                                      input_size=self.input_size, allow_spinning=bool(allow_spinning))
         m = self.manifest
         self._settings = None
         self.set_thresholds(m.score_threshold if score_threshold is None else score_threshold,

@@ -54,7 +54,7 @@ class DetectorNode(FaceSsdNode):
                                          score_threshold=p['score_threshold'], nms_iou=p['nms_iou'],
                                          max_detections=p['max_detections'], class_filter=p['class_filter'],
                                          input_size=(p['input_width'], p['input_height']),
-                                         num_threads=p['num_threads'])
+                                         num_threads=p['num_threads'], allow_spinning=p['allow_spinning'])
         except (ManifestError, BackendError, ValueError, FileNotFoundError, OSError) as exc:
             raise StartupError('detector: cannot load the model: %s' % exc)
         self._summary_logged = False  # from here on, shutdown() logs the summary and releases the model
