@@ -50,8 +50,10 @@ CONTRACT = {
         'publish_compressed': ('bool', None, None, None, RW),
         'jpeg_quality': ('int', 1, 100, None, RW),
         'video_path': ('string', None, None, None, RO),
-        'video_fps': ('double', 1.0, 240.0, None, RW),
+        'video_fps': ('double', 0.0, 240.0, None, RW),
         'qos_reliability': QOS,
+        'image_queue_depth': ('int', 1, 100, None, RO),
+        'diagnostics_period': ('double', 0.1, 60.0, None, RW),
     },
 }
 TABLES = {'camera': CAMERA_PARAMS, 'detector': DETECTOR_PARAMS, 'overlay': OVERLAY_PARAMS}

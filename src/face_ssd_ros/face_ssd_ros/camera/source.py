@@ -120,6 +120,43 @@ def list_images(source):
     return sorted(p for p in paths if os.path.isfile(p) and p.lower().endswith(IMAGE_EXTENSIONS))
 
 
+class ImageReadError(IOError):
+    """An image file cannot be used: missing, a truncated JPEG, or not decodable. The message says which."""
+
+
+#: How far from the end of a JPEG its end-of-image marker (FF D9) may be (some writers pad the file).
+JPEG_TAIL_BYTES = 4096
+
+
+def jpeg_is_truncated(data):
+    """True when ``data`` (bytes of an image file) is a JPEG whose end-of-image marker is missing from its last
+    JPEG_TAIL_BYTES bytes: the file was cut short. OpenCV would still decode it, the missing part grey."""
+    data = bytes(data[:3]) + bytes(data[-JPEG_TAIL_BYTES:]) if len(data) > JPEG_TAIL_BYTES + 3 else bytes(data)
+    return data.startswith(b'\xff\xd8\xff') and b'\xff\xd9' not in data[3:]
+
+
+def read_image_file(path, apply_orientation=True):
+    """Read an image file as np.uint8 ``[H, W, 3]`` BGR; the one rule for every image file the runtime reads (the
+    camera's image folders, ``face-ssd-detect``). A truncated JPEG (:func:`jpeg_is_truncated`) is refused, never
+    returned half grey. ``apply_orientation``: rotate by the EXIF orientation (False: the stored pixel grid, as
+    annotation tools and ground truth use). Raises :class:`ImageReadError` saying what is wrong."""
+    if not os.path.isfile(path):
+        raise ImageReadError('no such file: %s' % path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except (OSError, ValueError) as exc:
+        raise ImageReadError('cannot read %s: %s' % (path, exc))
+    if not data.size:
+        raise ImageReadError('empty file: %s' % path)
+    if jpeg_is_truncated(data):
+        raise ImageReadError('truncated JPEG (no end-of-image marker; the file was cut short): %s' % path)
+    flags = cv2.IMREAD_COLOR if apply_orientation else cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    frame = _as_bgr(cv2.imdecode(data, flags))
+    if frame is None:
+        raise ImageReadError('not a readable image (OpenCV could not decode it): %s' % path)
+    return frame
+
+
 def _as_bgr(frame):
     """Normalise a decoded frame to np.uint8 [H, W, 3] BGR; None when it cannot be."""
     if frame is None or not isinstance(frame, np.ndarray) or frame.size == 0 or frame.dtype != np.uint8:
@@ -138,7 +175,8 @@ def _as_bgr(frame):
 class ImageFolderSource(object):
     """Images of a folder / glob / single file, in sorted order; ``loop`` starts over at the end.
 
-    Unreadable images are skipped and counted in ``skipped`` (their paths in ``skipped_paths``).
+    Unreadable images (:func:`read_image_file`: missing, truncated JPEG, undecodable) are skipped and counted in
+    ``skipped`` (their paths in ``skipped_paths``, the reason of the latest in ``last_skip_reason``).
     ``fps`` is the rate given at construction (0.0 = unknown, the caller picks a rate).
     """
 
@@ -154,6 +192,7 @@ class ImageFolderSource(object):
         self.fps = float(fps)
         self.skipped = 0
         self.skipped_paths = []
+        self.last_skip_reason = None
         self.current_path = None
         self.finished = False
         self._index = 0
@@ -169,8 +208,10 @@ class ImageFolderSource(object):
                 self._index = 0
             path = self.paths[self._index]
             self._index += 1
-            frame = _as_bgr(cv2.imread(path, cv2.IMREAD_COLOR))
-            if frame is None:
+            try:
+                frame = read_image_file(path)
+            except ImageReadError as exc:
+                self.last_skip_reason = str(exc)
                 failures_in_row += 1
                 self.skipped += 1
                 if path not in self.skipped_paths:

@@ -187,6 +187,11 @@ OVERLAY_PARAMS = (
               max=100),
     ParamSpec('video_path', '', 'Write the annotated stream to this video file (mp4v); "" = no video', 'string',
               read_only=True),
-    ParamSpec('video_fps', 30.0, 'Frame rate written into the video file', 'double', min=1.0, max=240.0),
+    ParamSpec('video_fps', 0.0, 'Frame rate written into the video file (used when the file is opened); 0 = the '
+              'source\'s rate, from the capture stamps of the first frames', 'double', min=0.0, max=240.0),
     _qos('overlay'),
+    ParamSpec('image_queue_depth', 10, 'Images the overlay\'s image subscription queues while the process is busy '
+              '(e.g. the detector on a large frame, in one process), so a frame being detected is not replaced '
+              'before it can be drawn; 1 = sensor-data style, newest only', 'int', min=1, max=100, read_only=True),
+    _diagnostics_period(),
 )

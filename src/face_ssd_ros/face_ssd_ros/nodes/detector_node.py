@@ -7,6 +7,10 @@
   and skipped (no array for that frame).
 * ``score_threshold``, ``nms_iou``, ``max_detections``, ``class_filter`` and ``diagnostics_period`` change at
   run time (validated; class_filter entries must be labels of the model).
+* Who feeds ``image_raw`` is watched: frames from another publisher or frame_id (two pipelines in one ROS
+  domain), more publishers in the graph than the one camera, or a publisher with incompatible QoS are warned about
+  once, with the fix, and counted on ``/diagnostics`` (``frames_from_mixed_sources``, ``input_publishers``,
+  ``qos_mismatches``).
 * Per-stage latency (conversion, preprocess, inference, postprocess, publish) and counters go to ``/diagnostics``
   (diagnostic_msgs/DiagnosticArray) every ``diagnostics_period`` seconds; a summary is logged at shutdown.
 * A missing or mismatched model is a start-up error: one clear log line, exit code 1.
@@ -60,8 +64,8 @@ class DetectorNode(FaceSsdNode):
         self._summary_logged = False  # from here on, shutdown() logs the summary and releases the model
         self.detector.warmup()
         qos = image_qos(p['qos_reliability'])
-        self.pub = self.create_publisher(Detection2DArray, 'detections', detections_qos())
-        self.sub = self.create_subscription(Image, 'image_raw', self._on_image, qos)
+        self.pub = self.watched_publisher(Detection2DArray, 'detections', detections_qos())
+        self.sub = self.watched_subscription(Image, 'image_raw', self._on_image, qos, 'this detector')
         log_qos(self, 'subscribed to', self.sub.topic_name, qos)
         self.start_diagnostics(p['diagnostics_period'])
         m = self.detector.manifest
@@ -138,7 +142,11 @@ class DetectorNode(FaceSsdNode):
         idle = self._last_frame_time is None or time.monotonic() - self._last_frame_time > 5.0
         status = DiagnosticStatus(name='%s: face detector' % self.get_fully_qualified_name(),
                                   hardware_id=self.detector.backend_name)
-        if skipped:
+        watch_values, input_problems = self.watch_values()
+        if input_problems:
+            status.level = DiagnosticStatus.WARN
+            status.message = input_problems
+        elif skipped:
             status.level = DiagnosticStatus.WARN
             status.message = 'skipping frames: %s' % ', '.join('%s=%d' % kv for kv in sorted(skipped.items()))
         elif idle:
@@ -151,7 +159,7 @@ class DetectorNode(FaceSsdNode):
                   ('input_size', '%dx%d' % self.detector.input_size),
                   ('score_threshold', '%.3f' % self.detector.score_threshold),
                   ('processed_fps', '%.2f' % self.stats.rate('frames_processed'))]
-        values += [(k, str(v)) for k, v in c.items()]
+        values += [(k, str(v)) for k, v in c.items()] + watch_values
         for stage, st in s['stages'].items():
             values.append(('%s_ms_mean' % stage, '%.2f' % st['mean']))
             values.append(('%s_ms_p95' % stage, '%.2f' % st['p95']))

@@ -87,7 +87,7 @@ class ReplayNode(FaceSsdNode):
             raise StartupError('replay: %s' % exc)
         self.total = self._reader.message_count(self._image_topic)
         qos = image_qos(p['qos_reliability'])
-        self.image_pub = self.create_publisher(Image, 'image_raw', qos)
+        self.image_pub = self.watched_publisher(Image, 'image_raw', qos)
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
         self.gt_pub = self.create_publisher(Detection2DArray, 'ground_truth', ground_truth_qos())
         self.done_pub = self.create_publisher(UInt32, 'replay_done', done_qos())
