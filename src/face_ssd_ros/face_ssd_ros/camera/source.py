@@ -65,6 +65,15 @@ class Backoff(object):
         self._next = self.initial
 
 
+def next_file_slot(slot, period, published_at):
+    """When the next frame of a file is due, after the frame of ``slot`` was published at ``published_at``
+    (monotonic seconds): one ``period`` later on schedule, but never less than half a period after this publication.
+    A frame that took long to read (a 6000x4000 JPEG) is thus not followed at once by the next one, which would
+    replace it in the subscribers' depth-1 queues before they could take it; the file plays a little slower
+    instead."""
+    return max(slot + period, published_at + period / 2.0)
+
+
 def csi_pipeline(sensor_id=0, width=1280, height=720, fps=30.0, flip_method=0):
     """GStreamer pipeline string for a Jetson CSI camera (nvarguscamerasrc), delivering BGR frames to appsink.
 

@@ -288,7 +288,12 @@ class BagReader(object):
         return [c for c in self._reader.connections if c.topic in set(topics)]
 
     def raw(self, topics):
-        for conn, log_time, data in self._reader.messages(connections=self._connections(topics)):
+        """``(topic, msgtype, log_time, data)`` of the messages of ``topics`` (none for an empty list: rosbags would
+        read every connection)."""
+        connections = self._connections(topics)
+        if not connections:
+            return
+        for conn, log_time, data in self._reader.messages(connections=connections):
             yield conn.topic, conn.msgtype, log_time, data
 
     def messages(self, topics):

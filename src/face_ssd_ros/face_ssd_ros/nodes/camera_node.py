@@ -25,7 +25,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from face_ssd_ros.camera.info import CameraInfoError, CameraInfoProvider
-from face_ssd_ros.camera.source import Backoff, SourceError, detect_source_type, open_source
+from face_ssd_ros.camera.source import Backoff, SourceError, detect_source_type, next_file_slot, open_source
 from face_ssd_ros.config import params
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, exit_with, image_qos, \
     join_thread, log_qos, run_node
@@ -39,15 +39,6 @@ SUBSCRIBER_SETTLE_S = 0.5
 LIVE_TYPES = ('v4l2', 'gstreamer', 'csi')
 #: Fault counters always present in the camera diagnostics (0 until the fault happens).
 FAULT_COUNTERS = ('device_lost', 'open_failures', 'corrupt_frames', 'size_changes', 'frames_dropped_by_rate')
-
-
-def next_file_slot(slot, period, published_at):
-    """When the next frame of a file is due, after the frame of ``slot`` was published at ``published_at``
-    (monotonic seconds): one ``period`` later on schedule, but never less than half a period after this publication.
-    A frame that took long to read (a 6000x4000 JPEG) is thus not followed at once by the next one, which would
-    replace it in the subscribers' depth-1 queues before they could take it; the file plays a little slower
-    instead."""
-    return max(slot + period, published_at + period / 2.0)
 
 
 class CameraNode(FaceSsdNode):

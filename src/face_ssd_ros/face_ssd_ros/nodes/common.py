@@ -345,7 +345,7 @@ class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
         for sub, watch, label in self._watch_state():
             values += [((label + '_' if label else '') + k, str(v)) for k, v in watch.counters()]
             if watch.mixed:
-                problems.append('%s fed by several sources' % sub.topic_name)
+                problems.append('%s fed by several sources' % watch.topic)
         return values, '; '.join(problems)
 
 
