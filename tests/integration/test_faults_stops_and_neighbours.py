@@ -29,9 +29,13 @@ def _wait_file(path, predicate, timeout, proc=None):
         time.sleep(0.1)
 
 
-def _video_frames(path):
+def _video_frames(path, fps=None):
+    """Frames in the video file at ``path`` (it must open); with ``fps``, also assert the file's rate."""
     cap = cv2.VideoCapture(path)
     assert cap.isOpened(), '%s does not open' % path
+    if fps is not None:
+        assert abs(cap.get(cv2.CAP_PROP_FPS) - fps) < 1.0, 'video rate %.2f, source %.2f' % (
+            cap.get(cv2.CAP_PROP_FPS), fps)
     count = 0
     while cap.read()[0]:
         count += 1
@@ -61,7 +65,8 @@ def test_runner_ends_on_sigterm_like_ctrl_c(frames, model_path, tmp_path):
     records = [json.loads(line) for line in open(jsonl)]
     assert len(records) >= 12 and all(r['frame_id'] == 'camera' for r in records)
     annotated = int(out.split('frames annotated by the overlay: ')[1].split()[0])
-    assert _video_frames(video) == annotated >= 12          # finalised: the mp4 opens, every frame is in it
+    # finalised: the mp4 opens, every annotated frame is in it, at the camera's rate (video_fps 0: the source's)
+    assert _video_frames(video, fps=6.0) == annotated >= 12
     assert 'camera summary' in text and 'overlay summary' in text
 
 

@@ -290,6 +290,17 @@ class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
         watches.append((sub, watch, label))
         return sub
 
+    def qos_watched_subscription(self, msg_type, topic, callback, qos):
+        """``create_subscription`` whose incompatible-QoS publishers are reported (:meth:`on_incompatible_qos`),
+        without the source watch (inputs that several publishers may feed by design)."""
+        self._watch_state()
+        holder = []
+        events = SubscriptionEventCallbacks(
+            incompatible_qos=lambda event: self.on_incompatible_qos('subscription', holder[0], qos, event))
+        sub = self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+        holder.append(sub)
+        return sub
+
     def watched_publisher(self, msg_type, topic, qos):
         """``create_publisher`` whose incompatible-QoS subscriptions are reported (:meth:`on_incompatible_qos`)."""
         self._watch_state()

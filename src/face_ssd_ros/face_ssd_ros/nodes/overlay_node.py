@@ -70,8 +70,8 @@ class OverlayNode(FaceSsdNode):
         self._summary_logged = False
 
     def _create_compressed_pub(self):
-        self.compressed_pub = self.create_publisher(CompressedImage, 'image_annotated/compressed',
-                                                    image_qos(self._settings['qos_reliability']))
+        self.compressed_pub = self.watched_publisher(CompressedImage, 'image_annotated/compressed',
+                                                     image_qos(self._settings['qos_reliability']))
 
     def _on_change(self, changes):
         with self._lock:

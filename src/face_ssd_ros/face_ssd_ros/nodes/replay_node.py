@@ -89,10 +89,10 @@ class ReplayNode(FaceSsdNode):
         qos = image_qos(p['qos_reliability'])
         self.image_pub = self.watched_publisher(Image, 'image_raw', qos)
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
-        self.gt_pub = self.create_publisher(Detection2DArray, 'ground_truth', ground_truth_qos())
+        self.gt_pub = self.watched_publisher(Detection2DArray, 'ground_truth', ground_truth_qos())
         self.done_pub = self.create_publisher(UInt32, 'replay_done', done_qos())
-        self.det_sub = self.create_subscription(Detection2DArray, 'detections', self._on_detections,
-                                                detections_qos()) if p['mode'] == 'lockstep' else None
+        self.det_sub = self.qos_watched_subscription(Detection2DArray, 'detections', self._on_detections,
+                                                     detections_qos()) if p['mode'] == 'lockstep' else None
         log_qos(self, 'publishing', self.image_pub.topic_name, qos)
         self.get_logger().info('replay %s: %d images (%s) + ground truth (%s)%s, mode %s, restamp %s'
                                % (p['bag_path'], self.total, self._image_topic, self._gt_topic,
