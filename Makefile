@@ -43,6 +43,9 @@ train-default: pseudo-labels
 	  --config config/training/face_default_stage3.yaml
 	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
 	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml
+	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
+	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
+	  --config config/training/face_default_stage5.yaml
 
 eval-default: setup
 	$(ACTIVATE)

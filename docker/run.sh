@@ -4,19 +4,23 @@
 # (default: the camera -> detector -> overlay pipeline).
 #
 #   docker/run.sh                                   # auto: Jetson or x86 image, /dev/video0, ./models
+#   docker/run.sh --camera csi --image face_ssd:jetson-humble    # Jetson CSI camera (e.g. IMX219 on a Nano)
 #   docker/run.sh --camera /dev/video2 --models ~/face_models --domain-id 7
 #   docker/run.sh --backend onnxruntime --no-camera -- face-ssd-trt-bench /models/model.onnx
 #   docker/run.sh --dry-run                         # print the docker command only
 set -euo pipefail
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 
 Options:
   --image NAME        image to run (default: face_ssd:jetson on a Jetson, face_ssd:x86 elsewhere)
   --platform P        jetson | x86 (default: detected from /etc/nv_tegra_release)
-  --camera DEV        camera device passed through (default /dev/video0); also the pipeline's source
+  --camera DEV        V4L2 camera device passed through (default /dev/video0); also the pipeline's source
+  --camera csi[:N]    Jetson CSI camera N (default 0) through nvarguscamerasrc (config/csi_camera.yaml): needs
+                      nvargus-daemon on the host (/tmp/argus_socket). A CSI sensor's own /dev/videoN is its raw
+                      Bayer node, which OpenCV cannot decode, so run.sh refuses it and points here.
   --no-camera         pass no camera device (video files, bags, benchmarks)
   --models DIR        host folder mounted at /models: model.onnx (optional) and the engine cache (default ./models)
   --domain-id N       ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID, else 0)
@@ -100,15 +104,43 @@ for var in ROS_LOCALHOST_ONLY ROS_AUTOMATIC_DISCOVERY_RANGE RMW_IMPLEMENTATION; 
         cmd+=(-e "${var}=${!var}")  # DDS settings of this shell carry over into the container
     fi
 done
-if [ -n "${camera}" ]; then
-    if [ "${dry_run}" -eq 0 ] && [ ! -e "${camera}" ]; then
-        echo "run.sh: camera ${camera} does not exist (ls /dev/video*); pass --camera DEV or --no-camera" >&2
-        exit 1
-    fi
-    cmd+=(--device "${camera}:${camera}" -e "FACE_SSD_CAMERA=${camera}")
-fi
-if [ "${platform}" = "jetson" ] && [ -e /tmp/argus_socket ]; then
-    cmd+=(-v /tmp/argus_socket:/tmp/argus_socket)  # CSI cameras through nvarguscamerasrc
+argus_socket="${FACE_SSD_ARGUS_SOCKET:-/tmp/argus_socket}"  # (the tests point these two at fakes)
+sysfs="${FACE_SSD_SYSFS:-/sys}"
+case "${camera}" in
+    "") ;;
+    csi|csi:[0-7])
+        if [ "${platform}" != "jetson" ]; then
+            echo "run.sh: --camera ${camera} is a Jetson CSI camera; this is --platform ${platform}" >&2
+            exit 2
+        fi
+        if [ "${dry_run}" -eq 0 ] && [ ! -e "${argus_socket}" ]; then
+            echo "run.sh: --camera ${camera} needs nvargus-daemon on the host, but ${argus_socket} does not exist:" \
+                 "sudo systemctl restart nvargus-daemon (and check the sensor with nvgstcapture-1.0)" >&2
+            exit 1
+        fi
+        cmd+=(-e "FACE_SSD_CAMERA=${camera}")  # the entrypoint turns it into the csi source (config/csi_camera.yaml)
+        ;;
+    csi*)
+        echo "run.sh: --camera takes csi or csi:N with a sensor id N of 0..7, got '${camera}'" >&2
+        exit 2
+        ;;
+    *)
+        if [ "${dry_run}" -eq 0 ] && [ ! -e "${camera}" ]; then
+            echo "run.sh: camera ${camera} does not exist (ls /dev/video*); pass --camera DEV, --camera csi or" \
+                 "--no-camera" >&2
+            exit 1
+        fi
+        node_name="${sysfs}/class/video4linux/$(basename "${camera}")/name"
+        if [ "${platform}" = "jetson" ] && [ -r "${node_name}" ] && grep -q '^vi-output' "${node_name}"; then
+            echo "run.sh: ${camera} is the raw Bayer node of a CSI sensor ($(head -n 1 "${node_name}")), which" \
+                 "OpenCV cannot decode; use --camera csi (or csi:N for sensor N)" >&2
+            exit 1
+        fi
+        cmd+=(--device "${camera}:${camera}" -e "FACE_SSD_CAMERA=${camera}")
+        ;;
+esac
+if [ "${platform}" = "jetson" ] && { [ -e "${argus_socket}" ] || [[ "${camera}" == csi* ]]; }; then
+    cmd+=(-v "${argus_socket}:/tmp/argus_socket")  # CSI cameras through nvarguscamerasrc
 fi
 cmd+=(${extra_args[@]+"${extra_args[@]}"} "${image}" "$@")
 

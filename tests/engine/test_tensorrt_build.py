@@ -9,9 +9,8 @@ import pytest
 
 from face_ssd_ros.detect import engine_cache as ec
 from face_ssd_ros.engine import build as tb
-from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
-from tensorrt_testutils import (SHARED_DATA, FakeCuda, hide_modules, install_fakes, make_manifest, real_images,
-                                write_tiny_onnx)
+from tensorrt_testutils import (SHARED_DATA, FakeBuilderTRT, FakeCuda, hide_modules, install_fakes, make_manifest,
+                                real_images, write_tiny_onnx)
 
 
 
@@ -171,7 +170,7 @@ def test_calibration_identity_follows_model_size_and_preprocessing(tmp_path):
 
 def test_make_calibrator_feeds_tensorrt_through_one_device_buffer(tmp_path):
     cuda = FakeCuda()
-    trt = types.SimpleNamespace(IInt8EntropyCalibrator2=type('Base', (object,), {'__init__': lambda self: None}))
+    trt = FakeBuilderTRT('8.6.1')
     arrays = ListBatches(np.full((1, 3, 8, 8), i, np.float32) for i in range(1, 4))
     feeder = tb.CalibrationFeeder(arrays, str(tmp_path / 'c.calib'), None, identity=IDENTITY)
     calibrator = tb.make_calibrator(trt, cuda, feeder)
@@ -191,108 +190,6 @@ def test_make_calibrator_feeds_tensorrt_through_one_device_buffer(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- builder (fake TRT)
-class FakeBuilderTRT(types.ModuleType):
-    """Records what build_serialized_engine asks of the TensorRT builder API of a given version."""
-
-    def __init__(self, version='8.2.1.8', input_shape=(1, 3, 240, 320), input_name='input',
-                 outputs=('boxes', 'scores'), parse_errors=(), fast_fp16=True, fast_int8=True, fail=False):
-        types.ModuleType.__init__(self, 'tensorrt')
-        self.__version__ = version
-        self.calls = []
-        rec = self
-        modern = tuple(int(x) for x in version.split('.')[:2]) >= (8, 4)
-
-        class Logger(object):
-            VERBOSE, WARNING = 0, 2
-
-            def __init__(self, severity):
-                rec.calls.append(('logger', severity))
-
-        class Tensor(object):
-            def __init__(self, name, shape=()):
-                self.name, self.shape = name, shape
-
-        class Network(object):
-            num_inputs = 1
-            num_outputs = len(outputs)
-
-            def get_input(self, i):
-                return Tensor(input_name, input_shape)
-
-            def get_output(self, i):
-                return Tensor(outputs[i])
-
-        class Parser(object):
-            num_errors = len(parse_errors)
-
-            def __init__(self, network, logger):
-                pass
-
-            def parse(self, data):
-                rec.calls.append(('parse', len(data)))
-                return not parse_errors
-
-            def get_error(self, i):
-                return parse_errors[i]
-
-        class Profile(object):
-            def set_shape(self, name, low, opt, high):
-                rec.calls.append(('profile', name, low, opt, high))
-
-        class Config(object):
-            int8_calibrator = None
-            progress_monitor = None
-            max_workspace_size = None
-
-            def set_flag(self, flag):
-                rec.calls.append(('flag', flag))
-
-            def add_optimization_profile(self, profile):
-                rec.calls.append(('add_profile',))
-
-            def set_calibration_profile(self, profile):
-                rec.calls.append(('calibration_profile',))
-
-        if modern:
-            Config.set_memory_pool_limit = lambda self, pool, size: rec.calls.append(('pool', pool, size))
-
-        class Builder(object):
-            platform_has_fast_fp16 = fast_fp16
-            platform_has_fast_int8 = fast_int8
-
-            def __init__(self, logger):
-                self.config = None
-
-            def create_network(self, flags):
-                rec.calls.append(('network_flags', flags))
-                return Network()
-
-            def create_builder_config(self):
-                self.config = Config()
-                rec.config = self.config
-                return self.config
-
-            def create_optimization_profile(self):
-                return Profile()
-
-            def build_serialized_network(self, network, config):
-                calibrator = config.int8_calibrator
-                if calibrator is not None and calibrator.read_calibration_cache() is None:
-                    while calibrator.get_batch(['input']) is not None:
-                        rec.calls.append(('calibration_batch',))
-                    calibrator.write_calibration_cache(b'calibration table')
-                return None if fail else memoryview(b'\x00serialized fake engine')
-
-        self.Logger, self.Builder, self.OnnxParser = Logger, Builder, Parser
-        self.NetworkDefinitionCreationFlag = types.SimpleNamespace(EXPLICIT_BATCH=0)
-        self.MemoryPoolType = types.SimpleNamespace(WORKSPACE='WORKSPACE')
-        self.BuilderFlag = types.SimpleNamespace(FP16='FP16', INT8='INT8')
-        self.IInt8EntropyCalibrator2 = type('IInt8EntropyCalibrator2', (object,), {'__init__': lambda s: None})
-
-    def called(self, name):
-        return [c for c in self.calls if c[0] == name]
-
-
 class CachedCalibrator(object):
     """A calibrator whose cache is already filled (TensorRT then asks for no batches)."""
 
@@ -321,10 +218,50 @@ def test_tensorrt_8_2_uses_explicit_batch_and_max_workspace_size(tmp_path):
 
 def test_tensorrt_10_uses_memory_pools_and_no_batch_flag(tmp_path):
     trt = FakeBuilderTRT('10.3.0')
-    build(trt, tmp_path, precision='fp32')
+    _, messages = build(trt, tmp_path, precision='fp32')
     assert trt.called('network_flags') == [('network_flags', 0)]
     assert trt.called('pool') == [('pool', 'WORKSPACE', tb.DEFAULT_WORKSPACE_MB << 20)]
-    assert trt.config.max_workspace_size is None and not trt.called('flag')
+    assert not hasattr(trt.config, 'max_workspace_size') and not trt.called('flag')
+    # TensorRT >= 10 reports build phases: the top two levels are logged, deeper ones are not
+    assert '  Building engine (2 steps)' in messages and '    Tactic timing (40 steps)' in messages
+    assert not any('One layer' in m for m in messages)
+
+
+# ---------------------------------------------------------------------------------------------- TensorRT 11
+def test_tensorrt_11_builds_fp32_as_a_strongly_typed_network(tmp_path):
+    trt = FakeBuilderTRT('11.4.0.106')
+    data, messages = build(trt, tmp_path, precision='fp32')
+    assert data == b'\x00serialized fake engine'
+    assert trt.called('network_flags') == [('network_flags', 1 << 1)]  # STRONGLY_TYPED, not EXPLICIT_BATCH
+    assert not trt.called('flag') and trt.called('pool')
+    assert trt.parsed == [b'onnx bytes'] and any('building fp32' in m for m in messages)
+
+
+@pytest.mark.parametrize('precision', ['fp16', 'int8'])
+def test_tensorrt_11_refuses_reduced_precision_with_what_to_do(tmp_path, precision):
+    trt = FakeBuilderTRT('11.4.0.106')
+    with pytest.raises(tb.BuildError) as info:
+        build(trt, tmp_path, precision=precision, calibrator=CachedCalibrator())
+    message = str(info.value)
+    assert 'TensorRT 11.4.0.106 builds strongly typed networks only' in message and precision in message
+    assert 'precision fp32' in message and 'tensorrt<11' in message
+    assert trt.calls == []  # refused before touching the builder
+    with pytest.raises(tb.BuildError, match='strongly typed'):
+        tb.make_calibrator(trt, FakeCuda(), tb.CalibrationFeeder(ListBatches(), None, None))
+
+
+def test_cli_on_tensorrt_11_defaults_to_fp32_and_refuses_fp16(monkeypatch, capsys, tiny):
+    install_fakes(monkeypatch, FakeBuilderTRT('11.4.0.106'), FakeCuda('NVIDIA GeForce RTX 4090'))
+    assert tb.main([tiny]) == 0
+    out = capsys.readouterr().out
+    key = ec.engine_key(ec.file_sha256(tiny), 'fp32', '11.4.0.106', 'NVIDIA GeForce RTX 4090', input_size=(320, 240))
+    assert 'precision fp32' in out and 'built engine: %s' % ec.cache_path(
+        os.path.join(os.path.dirname(tiny), 'engines'), key) in out
+    for precision in ('fp16', 'int8'):
+        assert tb.main([tiny, '--precision', precision, '--calib-images', tiny]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith('face-ssd-build-engine: error: TensorRT 11.4.0.106 builds strongly typed') and \
+            'Traceback' not in err and 'AttributeError' not in err
 
 
 def test_int8_calibrates_once_then_reuses_the_cache(tmp_path, dlib_images):

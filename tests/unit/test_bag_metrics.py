@@ -12,7 +12,8 @@ import pytest
 
 from face_ssd_ros.config.bag_params import parse_fppi
 from face_ssd_ros.evaluation import bag_metrics, bag_report, gt_encoding
-from face_ssd_ros.evaluation.bag_metrics import EvaluationAccumulator, EvaluationSettings, compute_metrics
+from face_ssd_ros.evaluation.bag_metrics import DetectionSummary, EvaluationAccumulator, EvaluationSettings, \
+    compute_metrics
 from face_ssd_ros.evaluation.gt_encoding import GroundTruth, GroundTruthFormatError, format_gt_id, parse_gt_id
 from face_ssd_ros.evaluation.metrics.wider import WiderImageGT, evaluate_wider
 
@@ -180,3 +181,47 @@ def test_reports_json_markdown_png(tmp_path):
     with open(paths['plot'], 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert bag_metrics.LATENCY_WINDOW >= 100000
+
+
+# ---------------------------------------------------------------------------------------------- without ground truth
+def test_without_ground_truth_detections_latency_and_drops_are_reported(tmp_path):
+    """A robot's recording: no ground truth. No accuracy (None, said plainly), but what was detected, the latency
+    and the frames that never got an array (images sent minus arrays received)."""
+    acc = EvaluationAccumulator()
+    acc.add_detections((1, 0), [(0, 0, 10, 10, 0.9, 'face'), (20, 20, 30, 30, 0.5, 'face')], latency_ms=40.0)
+    acc.add_detections((2, 0), [], latency_ms=20.0)
+    acc.add_detections((3, 0), [(5, 5, 9, 9, 0.7, 'plate')], latency_ms=30.0)
+    result = acc.result(expected_frames=5)
+    assert result['ground_truth'] is False and result['voc'] is None and result['recall_at_fppi'] is None
+    assert result['wider'] is None and not result['curves']
+    frames = result['frames']
+    assert (frames['images'], frames['detection_arrays'], frames['dropped_frames']) == (5, 3, 2)
+    det = result['detections']
+    assert (det['arrays'], det['frames_with_detections'], det['boxes'], det['max_boxes_per_array']) == (3, 2, 3, 2)
+    assert det['labels'] == {'face': 2, 'plate': 1} and det['boxes_per_array'] == pytest.approx(1.0)
+    assert (det['score']['min'], det['score']['max']) == (0.5, 0.9) and det['score']['mean'] == pytest.approx(0.7)
+    assert result['latency_ms']['mean'] == pytest.approx(30.0)
+    assert acc.result()['frames']['dropped_frames'] is None      # images unknown: drops unknown, not 0
+    report = bag_report.build_report(result, {'mode': 'test'})
+    paths = bag_report.write_reports(report, str(tmp_path / 'out'), 'robot')
+    assert sorted(os.path.basename(p) for p in paths.values()) == ['robot.json', 'robot.md']   # no PR plot
+    with open(paths['json']) as f:
+        data = json.load(f)
+    assert data['ground_truth'] is False and data['voc'] is None and data['frames']['dropped_frames'] == 2
+    md = open(paths['markdown']).read()
+    assert 'No ground truth in this bag' in md and '| 5 | 3 | 2 | 0 |' in md and 'face=2, plate=1' in md
+    assert '## Accuracy' not in md and '| 3 | 30.0 |' in md
+
+
+def test_ground_truth_results_carry_the_new_keys_too():
+    acc = EvaluationAccumulator()
+    for key, (gt, rows) in _frames().items():
+        acc.add_ground_truth(key, gt)
+        acc.add_detections(key, rows)
+    result = acc.result(expected_frames=3)
+    assert result['ground_truth'] is True and result['frames']['images'] == 3
+    assert result['frames']['dropped_frames'] == 0 and result['detections']['arrays'] == 3
+    md = bag_report.markdown_summary(bag_report.build_report(result, {}))
+    assert '## Accuracy' in md and '## Detections' in md and 'No ground truth' not in md
+    empty = DetectionSummary().to_dict()
+    assert empty['score'] is None and empty['boxes_per_array'] is None and empty['labels'] == {}

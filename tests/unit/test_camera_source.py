@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from face_ssd_ros.camera import source as cs
+from face_ssd_ros.camera.decode import image_complete
 
 
 def _write_images(folder, sizes, corrupt=()):
@@ -70,7 +71,8 @@ def test_loop_with_only_corrupt_images_ends(tmp_path):
 
 
 def test_a_truncated_jpeg_is_refused_alike_by_the_camera_and_face_ssd_detect(tmp_path):
-    """OpenCV's imread decodes a JPEG cut in half as a half-grey frame; both readers refuse it instead."""
+    """OpenCV's imread decodes a JPEG cut in half as a half-grey frame; both readers refuse it instead, by the one
+    rule of camera.decode.image_complete."""
     from face_ssd_ros.detect import cli as detect_cli
     folder = str(tmp_path / 'imgs')
     os.makedirs(folder)
@@ -82,7 +84,8 @@ def test_a_truncated_jpeg_is_refused_alike_by_the_camera_and_face_ssd_detect(tmp
     with open(os.path.join(folder, 'c_padded.jpg'), 'wb') as f:
         f.write(data + b'\x00' * 100)                     # bytes after the end marker are fine
     assert cv2.imread(os.path.join(folder, 'b_cut.jpg')) is not None   # what the camera used to publish
-    assert cs.jpeg_is_truncated(data[:len(data) // 2]) and not cs.jpeg_is_truncated(data)
+    assert not image_complete(data[:len(data) // 2])[0] and image_complete(data) == (True, '')
+    assert image_complete(data + b'\x00' * 100) == (True, '')
     src = cs.open_source(folder)
     assert len(_drain(src)) == 2 and src.skipped == 1
     assert src.skipped_paths == [os.path.join(folder, 'b_cut.jpg')] and 'truncated JPEG' in src.last_skip_reason

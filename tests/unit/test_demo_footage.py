@@ -5,7 +5,7 @@ import pytest
 
 from face_ssd_ros import demo
 
-FACE_IN_PORTRAIT = (175, 65, 275, 185)  # x1, y1, x2, y2 of the face in the 512x512 astronaut photo
+FACE_IN_PORTRAIT = demo.FACE_IN_PORTRAIT  # x1, y1, x2, y2 of the face in the 512x512 astronaut photo
 
 
 def test_scene_and_camera_path_keep_all_faces_in_view():
@@ -36,3 +36,17 @@ def test_build_footage(tmp_path):
     assert abs(cap.get(cv2.CAP_PROP_FPS) - 6.0) < 0.01
     assert float(np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean()) > 5  # the camera moves
     assert not list((tmp_path / 'demo').glob('.footage_tmp*'))
+
+
+def test_face_boxes_follow_the_camera():
+    """Golden boxes at the two ends of the camera path, and every face inside the frame in between."""
+    assert demo.frame_times(5) == [0.0, 0.25, 0.5, 0.75, 1.0] and demo.footage_frames(4.0, 20.0) == 80
+    assert demo.camera_path(0.0) == (70, 35, 1000, 750)
+    # the full-size portrait at (60, 170): face (235, 235)-(335, 355) on the wall, crop (70, 35, 1000x750), x0.64
+    np.testing.assert_allclose(demo.face_boxes((70, 35, 1000, 750))[0], [105.6, 128.0, 169.6, 204.8])
+    boxes = demo.face_boxes((0, 0, demo.CANVAS_W, demo.CANVAS_W * 3 // 4))
+    assert boxes.shape == (3, 4)
+    for t in np.linspace(0.0, 1.0, 9):
+        b = demo.face_boxes(demo.camera_path(t))
+        assert (b[:, 0] >= 0).all() and (b[:, 2] <= demo.WIDTH).all() and (b[:, 3] <= demo.HEIGHT).all()
+        assert (b[:, 2] > b[:, 0]).all() and (b[:, 3] > b[:, 1]).all()

@@ -60,6 +60,16 @@ def test_low_threshold_keeps_weak_boxes(tmp_path, grid_model):
     assert len(boxes) == 12 and boxes[0][4] > 0.9 and all(0.01 <= b[4] < 0.05 for b in boxes[1:])
 
 
+def test_runs_without_tqdm(tmp_path, grid_model, monkeypatch, capsys):
+    """The robot images install the runtime only (no tqdm): face-ssd-detect runs there, without a progress bar."""
+    import sys
+    monkeypatch.setitem(sys.modules, 'tqdm', None)  # import tqdm -> ImportError
+    img = write_square(tmp_path / 'a.png')
+    out = tmp_path / 'p.jsonl'
+    assert detect_cli.main(['--model', grid_model, img, '--out', str(out)]) == 0
+    assert json.loads(out.read_text())['boxes'][0][4] > 0.9 and 'images/s' in capsys.readouterr().err
+
+
 def test_usage_errors(tmp_path, grid_model, capsys):
     assert detect_cli.main(['--model', grid_model, '--out', str(tmp_path / 'p.jsonl')]) == 2
     assert 'no images' in capsys.readouterr().err

@@ -56,6 +56,14 @@ def test_thresholds_default_to_manifest_and_change_at_runtime(grid_model):
         with pytest.raises(ValueError):
             det.set_thresholds(**bad)
         assert (det.score_threshold, det.max_detections) == (0.4, 5)     # nothing applied on failure
+    det.set_thresholds(score_threshold=0.6, max_detections=200)
+    assert det.detect(grey)[0] == [] and len(det.detect(grey, min_score=0.45)[0]) == 12  # the tracker's floor
+    assert det.score_threshold == 0.6                                                    # one call only
+    from face_ssd_ros.config import params
+    values = dict(params.defaults(params.DETECTOR_PARAMS), model_path=grid_model, score_threshold=0.55,
+                  class_filter=['face'])
+    from_params = FaceDetector.from_params(values)
+    assert (from_params.score_threshold, from_params.class_filter, from_params.input_size) == (0.55, ['face'], (32, 24))
     constructed = FaceDetector(grid_model, score_threshold=0.45, nms_iou=0.5, max_detections=3)
     assert (constructed.score_threshold, constructed.nms_iou, constructed.max_detections) == (0.45, 0.5, 3)
 
@@ -103,6 +111,32 @@ def test_input_size_only_for_dynamic_models(grid_model, tmp_path, onnx_builder, 
     np.testing.assert_allclose([found[0].x1, found[0].y1, found[0].x2, found[0].y2], [0, 0, 20, 10])
 
 
+def test_another_input_size_runs_the_sibling_export(grid_model, tmp_path, onnx_builder, manifest_dict):
+    from face_ssd_ros.detect.inference import sized_model_path
+    assert sized_model_path('/m/face_default.onnx', 640, 480) == '/m/face_default_640x480.onnx'
+    assert sized_model_path('/m/face_default_640x480.onnx', 320, 240) == '/m/face_default_320x240.onnx'
+    base = str(tmp_path / 'grid.onnx')
+    onnx_builder(base)                                                        # 32x24
+    big = manifest_dict(width=64, height=48)
+    onnx_builder(tmp_path / 'grid_64x48.onnx', manifest=big)
+    det = FaceDetector(base, input_size=(64, 48))
+    assert det.model_path.endswith('grid_64x48.onnx') and det.input_size == (64, 48)
+    assert det.manifest.num_priors == 48                                      # the 64x48 priors, not the 32x24 ones
+    back = FaceDetector(str(tmp_path / 'grid_64x48.onnx'), input_size=(32, 24))   # the unsuffixed stem has 32x24
+    assert back.model_path == base
+    with pytest.raises(ValueError, match='no sibling grid_96x72.onnx.*--input-size 96x72'):
+        FaceDetector(base, input_size=(96, 72))
+    other = manifest_dict(width=96, height=72, labels=('background', 'plate'))
+    onnx_builder(tmp_path / 'grid_96x72.onnx', manifest=other)                # other labels: not a sibling
+    with pytest.raises(ValueError, match='fixed 32x24'):
+        FaceDetector(base, input_size=(96, 72))
+
+
+def test_the_shipped_model_runs_at_640x480_from_one_setting():
+    det = FaceDetector(None, input_size=(640, 480))
+    assert os.path.basename(det.model_path) == 'face_default_640x480.onnx' and det.input_size == (640, 480)
+
+
 def test_model_errors_surface_clearly(tmp_path, onnx_builder, manifest_dict):
     with pytest.raises(ManifestError, match='not found'):
         FaceDetector(str(tmp_path / 'missing.onnx'))
@@ -133,7 +167,7 @@ def test_default_model_path_missing_is_explained(monkeypatch):
 
 
 def _shipped_model():
-    path = os.path.join(os.path.dirname(inference.__file__), 'models', inference.DEFAULT_MODEL_NAME)
+    path = os.path.join(os.path.dirname(os.path.dirname(inference.__file__)), 'models', inference.DEFAULT_MODEL_NAME)
     if not os.path.isfile(path):
         pytest.skip('the shipped default model %s does not exist yet' % path)
     return path

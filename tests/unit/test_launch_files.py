@@ -69,6 +69,7 @@ def fake_launch(monkeypatch):
         setattr(mods['launch.actions'], name, type(name, (_Recorder,), {}))
     mods['launch.substitutions'].LaunchConfiguration = LaunchConfiguration
     mods['launch_ros.actions'].Node = type('Node', (_Recorder,), {})
+    mods['launch_ros.actions'].LifecycleNode = type('LifecycleNode', (_Recorder,), {})
     for name, module in mods.items():
         monkeypatch.setitem(sys.modules, name, module)
     return mods
@@ -132,6 +133,19 @@ def test_bag_eval_launch_uses_bag_eval_config(fake_launch):
     assert 'bag' not in [a.args[0] for a in camera.args[0] if type(a).__name__ == 'DeclareLaunchArgument']
 
 
+def test_managed_detector_is_a_lifecycle_node_action(fake_launch):
+    description = _load(os.path.join(ROOT, 'launch', 'face_ssd.launch.py')).generate_launch_description()
+    declared, actions = _expand(description, managed='true', autostart='false')
+    assert set(['managed', 'autostart', 'tracking']) <= set(a.args[0] for a in declared)
+    kinds = [(type(a).__name__, a.kwargs['executable']) for a in actions if 'executable' in a.kwargs]
+    assert kinds == [('Node', 'camera_node'), ('LifecycleNode', 'lifecycle_detector_node'), ('Node', 'overlay_node')]
+    detector = [a.kwargs for a in actions if type(a).__name__ == 'LifecycleNode'][0]
+    assert detector['name'] == 'detector' and detector['namespace'] == ''
+    assert detector['parameters'][0]['autostart'] is False and detector['parameters'][0]['managed'] is True
+    _, actions = _expand(description)   # the config's default: unmanaged
+    assert not [a for a in actions if type(a).__name__ == 'LifecycleNode']
+
+
 def test_invalid_launch_argument_fails_with_the_reason(fake_launch):
     from face_ssd_ros.config.pipeline import PipelineConfigError
     description = _load(os.path.join(ROOT, 'launch', 'detector.launch.py')).generate_launch_description()
@@ -145,3 +159,16 @@ def test_real_launch_package_if_available():
     from launch import LaunchDescription
     for path in LAUNCH_FILES:
         assert isinstance(_load(path).generate_launch_description(), LaunchDescription)
+
+
+def test_image_transport_argument_sets_detector_and_overlay(fake_launch):
+    """image_transport:=compressed (as image_transport users expect): both nodes read IMAGE_TOPIC/compressed."""
+    description = _load(os.path.join(ROOT, 'launch', 'detector.launch.py')).generate_launch_description()
+    declared, actions = _expand(description, image_topic='/raspicam_node/image', image_transport='compressed')
+    assert 'image_transport' in [a.args[0] for a in declared]
+    nodes = [a.kwargs for a in actions if type(a).__name__ == 'Node']
+    assert [n['parameters'][0]['image_transport'] for n in nodes] == ['compressed', 'compressed']
+    assert all(n['remappings'] == [('image_raw', '/raspicam_node/image')] for n in nodes)
+    _, actions = _expand(description)
+    assert [a.kwargs['parameters'][0]['image_transport'] for a in actions if type(a).__name__ == 'Node'] == \
+        ['raw', 'raw']

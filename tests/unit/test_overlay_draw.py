@@ -41,6 +41,18 @@ def test_draw_scores_changes_label_and_rate_text():
     assert with_rate[100:120, 0:80].any() and not with_rate[0:50, 100:].any()
 
 
+def test_track_id_is_drawn():
+    from face_ssd_ros.detect.detection import Detection
+    tracked = Detection(60.0, 40.0, 120.0, 100.0, 0.5, 1, 'face', 17)
+    assert od.label_text(tracked) == 'face #17 0.50' and od.label_text(tracked, draw_scores=False) == 'face #17'
+    assert od.label_text(tracked._replace(track_id=None)) == 'face 0.50'
+    assert od.label_text(Det(0, 0, 1, 1, 0.25, 1, 'plate')) == 'plate 0.25'   # objects without track_id
+    img = np.zeros((120, 200, 3), np.uint8)
+    with_id = od.draw_detections(img, [tracked], draw_scores=False)
+    without = od.draw_detections(img, [tracked._replace(track_id=None)], draw_scores=False)
+    assert (with_id != without).any()
+
+
 def test_boxes_outside_image_are_clipped_not_crashing():
     img = np.zeros((50, 50, 3), np.uint8)
     out = od.draw_detections(img, [Det(-20, -20, 80, 80, 0.9, 1, 'face')], copy=False)

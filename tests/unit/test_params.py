@@ -40,8 +40,16 @@ CONTRACT = {
         'input_height': ('int', 0, 4096, None, RO),
         'num_threads': ('int', 0, 64, None, RO),
         'allow_spinning': ('bool', None, None, None, RO),
+        'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
         'diagnostics_period': ('double', 0.1, 60.0, None, RW),
+        'tracking': ('bool', None, None, None, RW),
+        'track_match_iou': ('double', 0.01, 1.0, None, RW),
+        'track_buffer': ('int', 0, 10000, None, RW),
+        'track_min_hits': ('int', 1, 1000, None, RW),
+        'track_low_threshold': ('double', 0.0, 1.0, None, RW),
+        'managed': ('bool', None, None, None, RO),
+        'autostart': ('bool', None, None, None, RO),
     },
     'overlay': {
         'cache_size': ('int', 1, 1000, None, RW),
@@ -51,6 +59,7 @@ CONTRACT = {
         'jpeg_quality': ('int', 1, 100, None, RW),
         'video_path': ('string', None, None, None, RO),
         'video_fps': ('double', 0.0, 240.0, None, RW),
+        'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
         'image_queue_depth': ('int', 1, 100, None, RO),
         'diagnostics_period': ('double', 0.1, 60.0, None, RW),
@@ -75,6 +84,9 @@ def test_notable_defaults():
     d = params.defaults(DETECTOR_PARAMS)
     assert d['model_path'] == '' and d['class_filter'] == [] and d['input_width'] == 0 and d['backend'] == 'auto'
     assert d['allow_spinning'] is False   # ONNX Runtime threads sleep between frames unless asked otherwise
+    assert d['tracking'] is True and d['managed'] is False and d['autostart'] is True
+    assert set(params.TRACKING_PARAMS) <= set(d)
+    assert d['image_transport'] == 'raw' == params.defaults(OVERLAY_PARAMS)['image_transport']
 
 
 @pytest.mark.parametrize('name,value,words', [
@@ -90,6 +102,7 @@ def test_notable_defaults():
     ('class_filter', ['face', 3], 'must be a list of strings'),
     ('model_path', 3, 'must be a string'),
     ('qos_reliability', 'RELIABLE', 'best_effort, reliable'),
+    ('image_transport', 'jpeg', 'image_transport must be one of raw, compressed'),
 ])
 def test_validate_reasons(name, value, words):
     reason = validate(find_spec(DETECTOR_PARAMS, name), value)

@@ -31,6 +31,7 @@ def test_shipped_config_is_complete_and_valid():
     assert (det.executable, det.module, det.class_name) == ('detector_node', 'face_ssd_ros.nodes.detector_node',
                                                            'DetectorNode')
     assert det.parameters['class_filter'] == [] and det.remappings == [] and det.namespace == ''
+    assert det.parameters['tracking'] is True and det.parameters['managed'] is False and not det.managed
 
 
 def test_shipped_bag_eval_config_is_complete_and_valid():
@@ -45,6 +46,7 @@ def test_shipped_bag_eval_config_is_complete_and_valid():
         'replay_node', 'ReplayNode', 'evaluator_node', 'EvaluatorNode')
     assert replay.parameters['bag_path'] == '/data/b' and ev.parameters['output_dir'] == '/tmp/r'
     assert replay.parameters['mode'] == 'lockstep' and det.parameters['score_threshold'] == 0.05
+    assert det.parameters['tracking'] is False  # stills: no tracks, every box above the threshold
     with pytest.raises(pipeline.PipelineConfigError) as info:
         pipeline.build_pipeline(BAG_CONFIG, overrides=['replay.mode=fast', 'evaluator.fppi=0,x',
                                                        'evaluator.iou_threshold=1.5'], nodes=pipeline.BAG_EVAL_NODES)
@@ -163,3 +165,53 @@ def test_coerce_keeps_bad_values_for_validation():
     assert pipeline.coerce(flag, 'off') is False and pipeline.coerce(flag, 'maybe') == 'maybe'
     arr = params.find_spec(params.DETECTOR_PARAMS, 'class_filter')
     assert pipeline.coerce(arr, '[face, plate]') == ['face', 'plate'] and pipeline.coerce(arr, '') == []
+
+
+def test_managed_detector_description():
+    """detector.managed picks the lifecycle node (same parameters); autostart and tracking are overridable from the
+    command line / launch arguments through shortcuts."""
+    plain = pipeline.build_pipeline(CONFIG, nodes=['detector'])[0]
+    det = pipeline.build_pipeline(CONFIG, overrides=['managed=true', 'autostart=false', 'tracking=off'],
+                                  namespace='ns', nodes=['detector'])[0]
+    assert det.managed and (det.executable, det.module, det.class_name) == (
+        'lifecycle_detector_node', 'face_ssd_ros.nodes.lifecycle_detector_node', 'LifecycleDetectorNode')
+    assert det.parameters['autostart'] is False and det.parameters['tracking'] is False
+    assert list(det.parameters) == list(plain.parameters) and det.specs == plain.specs
+    assert det.command('/py')[:3] == ['/py', '-m', 'face_ssd_ros.nodes.lifecycle_detector_node']
+    assert 'autostart:=false' in det.ros_arguments() and 'managed:=true' in det.ros_arguments()
+    assert det.launch_kwargs()['namespace'] == '/ns' and det.launch_kwargs()['executable'] == 'lifecycle_detector_node'
+    top = pipeline.build_pipeline(CONFIG, overrides=['managed=true'], nodes=['detector'])[0]
+    assert top.launch_kwargs()['namespace'] == ''   # launch_ros LifecycleNode needs a string
+    with pytest.raises(pipeline.PipelineConfigError, match='detector.track_min_hits'):
+        pipeline.build_pipeline(CONFIG, overrides=['detector.track_min_hits=0'], nodes=['detector'])
+    with pytest.raises(pipeline.PipelineConfigError, match='detector.track_match_iou'):
+        pipeline.build_pipeline(CONFIG, overrides=['detector.track_match_iou=0'], nodes=['detector'])
+
+
+def test_image_transport_shortcut_sets_detector_and_overlay():
+    descs = pipeline.build_pipeline(CONFIG, overrides=['image_transport=compressed'],
+                                    nodes=['camera', 'detector', 'overlay'])
+    assert [d.parameters.get('image_transport') for d in descs] == [None, 'compressed', 'compressed']
+    descs = pipeline.build_pipeline(CONFIG, overrides={'image_transport': 'compressed',
+                                                       'overlay.image_transport': 'raw'})
+    assert [d.parameters.get('image_transport') for d in descs] == [None, 'compressed', 'raw']
+    with pytest.raises(pipeline.PipelineConfigError, match='image_transport must be one of raw, compressed'):
+        pipeline.build_pipeline(CONFIG, overrides=['image_transport=jpeg'])
+    assert pipeline.resolve_keys('detector.image_transport') == [('detector', 'image_transport')]
+
+
+@pytest.mark.parametrize('nodes,explicit,video,expected', [
+    (['replay', 'detector', 'evaluator'], False, False, ['replay', 'detector', 'evaluator']),  # bag_eval.yaml
+    (['camera', 'detector', 'overlay'], False, False, ['replay', 'detector', 'overlay', 'evaluator']),  # pipeline.yaml
+    (['detector'], False, True, ['replay', 'detector', 'overlay', 'evaluator']),
+    (['replay', 'detector', 'evaluator'], False, True, ['replay', 'detector', 'overlay', 'evaluator']),
+    (['detector', 'evaluator'], True, False, ['replay', 'detector', 'evaluator']),       # --nodes: as given + replay
+    (['replay', 'evaluator'], True, False, ['replay', 'evaluator']),
+])
+def test_bag_nodes_always_replay(nodes, explicit, video, expected):
+    assert pipeline.bag_nodes(nodes, explicit=explicit, video=video) == expected
+
+
+def test_bag_nodes_refuse_an_explicit_camera():
+    with pytest.raises(pipeline.PipelineConfigError, match='leave camera out of --nodes'):
+        pipeline.bag_nodes(['camera', 'detector'], explicit=True)

@@ -19,14 +19,14 @@ def header(sec=1700000000, nanosec=123456789, frame_id='cam_optical'):
 
 
 def test_detections_to_msg_layout_and_header():
-    dets = [Detection(10.0, 20.0, 50.0, 100.0, 0.9, 1, 'face'), Detection(0.0, 0.0, 4.0, 2.0, 0.7, 2, 'plate')]
+    dets = [Detection(10.0, 20.0, 50.0, 100.0, 0.9, 1, 'face', 7), Detection(0.0, 0.0, 4.0, 2.0, 0.7, 2, 'plate')]
     h = header()
     msg = detections_to_msg(dets, h)
     assert isinstance(msg, Detection2DArray)
     for hdr in [msg.header] + [d.header for d in msg.detections]:
         assert (hdr.stamp.sec, hdr.stamp.nanosec, hdr.frame_id) == (1700000000, 123456789, 'cam_optical')
     first = msg.detections[0]
-    assert first.id == '0' and msg.detections[1].id == '1'
+    assert first.id == '7' and msg.detections[1].id == ''   # the track id; '' = untracked
     assert len(first.results) == 1
     assert first.results[0].hypothesis.class_id == 'face'
     assert first.results[0].hypothesis.score == pytest.approx(0.9)
@@ -39,9 +39,9 @@ def test_detections_to_msg_layout_and_header():
 
 
 def test_detection_round_trip():
-    dets = [Detection(10.5, 20.25, 50.0, 100.0, 0.875, 1, 'face'), Detection(1.0, 2.0, 3.0, 4.0, 0.5, 2, 'plate')]
+    dets = [Detection(10.5, 20.25, 50.0, 100.0, 0.875, 1, 'face', 12), Detection(1.0, 2.0, 3.0, 4.0, 0.5, 2, 'plate')]
     back = msg_to_detections(detections_to_msg(dets, header()), labels=['background', 'face', 'plate'])
-    assert back == dets
+    assert back == dets and back[0].track_id == 12 and back[1].track_id is None
     unlabelled = msg_to_detections(detections_to_msg(dets, header()))
     assert [(d.label, d.class_index) for d in unlabelled] == [('face', -1), ('plate', -1)]
 
@@ -56,10 +56,17 @@ def test_msg_to_detections_foreign_messages():
     item.bbox.center.position.x, item.bbox.center.position.y = 5.0, 5.0
     item.bbox.size_x, item.bbox.size_y = 2.0, 4.0
     msg.detections.append(item)
-    msg.detections.append(Detection2D())                       # no hypothesis at all
+    msg.detections.append(Detection2D(id='person_3'))         # no hypothesis at all; a foreign id
     got = msg_to_detections(msg, labels=['background', 'face'])
-    assert got[0] == Detection(4.0, 3.0, 6.0, 7.0, 0.8, 1, 'face')
-    assert (got[1].label, got[1].score, got[1].class_index) == ('', 0.0, -1)
+    assert got[0] == Detection(4.0, 3.0, 6.0, 7.0, 0.8, 1, 'face', None)
+    assert (got[1].label, got[1].score, got[1].class_index, got[1].track_id) == ('', 0.0, -1, None)
+
+
+def test_track_id_text():
+    from face_ssd_ros.msgs.convert import format_track_id, parse_track_id
+    assert [format_track_id(v) for v in (None, 1, 42)] == ['', '1', '42']
+    assert [parse_track_id(t) for t in ('', '1', '42', '0', '3;ignore', '-2', 'a1', '\u00b2')] == \
+        [None, 1, 42, None, None, None, None, None]
 
 
 @pytest.mark.parametrize('encoding,in_order', [('rgb8', None), ('bgr8', 'RGB'), ('rgb8', 'BGR')])

@@ -16,6 +16,15 @@ def test_every_frame_is_accounted_for():
     text = '\n'.join(format_accounting(acc))
     assert '7 published = 5 processed + 1 skipped (image_size=1) + 1 not received by the detector' in text
     assert 'replaced' in text and '4 written to the video' in text and '1 whose image never reached' in text
+    assert acc['undrawable'] == 0 and 'not drawn' not in text
+
+
+def test_an_overlay_image_that_does_not_decode_is_counted():
+    acc = frame_accounting(3, {'frames_received': 3, 'frames_processed': 3},
+                           {'arrays_received': 3, 'annotated': 2, 'written': 2, 'arrays_without_image': 0,
+                            'pending_arrays': 0, 'undrawable': 1})
+    assert acc['annotated'] + acc['undrawable'] == acc['processed']
+    assert '1 frame(s) paired but not drawn: the image did not decode' in '\n'.join(format_accounting(acc))
 
 
 def test_a_neighbour_publisher_shows_up_as_frames_from_other_publishers():

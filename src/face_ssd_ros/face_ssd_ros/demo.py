@@ -23,6 +23,8 @@ WIDTH, HEIGHT = 640, 480
 CANVAS_W, CANVAS_H = 1120, 800
 #: (left, top, scale) of each astronaut copy on the wall; her face spans about x 175-275, y 65-185 of 512 px.
 PLACEMENTS = ((60, 170, 1.0), (620, 90, 0.55), (860, 470, 0.35))
+#: x1, y1, x2, y2 of the face in the 512x512 astronaut photo (hairline to chin, ear to ear).
+FACE_IN_PORTRAIT = (175.0, 65.0, 275.0, 185.0)
 
 
 def _load_skimage():
@@ -64,6 +66,29 @@ def camera_path(t):
     return x, y, int(round(w)), int(round(h))
 
 
+def face_boxes(crop):
+    """True face boxes in a frame filmed with camera crop ``(x, y, w, h)`` (from :func:`camera_path`): float64
+    ``[len(PLACEMENTS), 4]`` x1, y1, x2, y2 in pixels of the WIDTH x HEIGHT frame, one row per portrait (its index
+    is the face's identity). The footage only pans and zooms, so this is exact up to the resampling."""
+    x, y, w, h = crop
+    sx, sy = WIDTH / float(w), HEIGHT / float(h)
+    rows = []
+    for left, top, scale in PLACEMENTS:
+        fx1, fy1, fx2, fy2 = [v * scale for v in FACE_IN_PORTRAIT]
+        rows.append([(left + fx1 - x) * sx, (top + fy1 - y) * sy, (left + fx2 - x) * sx, (top + fy2 - y) * sy])
+    return np.array(rows, dtype=np.float64)
+
+
+def footage_frames(seconds, fps):
+    """Number of frames of footage ``seconds`` long at ``fps`` (at least 2)."""
+    return max(2, int(round(seconds * fps)))
+
+
+def frame_times(count):
+    """``t`` in [0, 1] of each of ``count`` footage frames (the argument of :func:`camera_path`)."""
+    return [i / (count - 1.0) for i in range(count)]
+
+
 def build_footage(path, seconds=4.0, fps=20.0):
     """Write the demo video (640x480, mp4v) to ``path``; returns the number of frames."""
     scene = build_scene()
@@ -73,9 +98,9 @@ def build_footage(path, seconds=4.0, fps=20.0):
     writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*'mp4v'), fps, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise SystemExit('cannot write %s: check that the folder is writable' % path)
-    count = max(2, int(round(seconds * fps)))
-    for i in range(count):
-        x, y, w, h = camera_path(i / (count - 1.0))
+    count = footage_frames(seconds, fps)
+    for t in frame_times(count):
+        x, y, w, h = camera_path(t)
         writer.write(cv2.resize(scene[y:y + h, x:x + w], (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA))
     writer.release()
     os.replace(tmp, path)  # never leave a half-written footage file behind

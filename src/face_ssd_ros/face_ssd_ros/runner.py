@@ -6,18 +6,31 @@
 It stops when the camera finishes (end of a file without loop, max_frames) or after ``--duration`` seconds or on
 SIGINT (Ctrl-C) / SIGTERM (docker stop, systemd, timeout), waits for the frames in flight to leave the detector and
 overlay, closes the JSONL and the video, and prints a summary: frames, faces, processed FPS, per-stage latency and
-where every frame went (processed and written, or dropped with the reason). ``--jsonl`` records every detection array as one JSON line::
+where every frame went (processed and written, or dropped with the reason). ``--jsonl`` records every detection
+array as one JSON line (flushed line by line)::
 
-    {"stamp": {"sec": S, "nanosec": N}, "frame_id": "camera", "boxes": [[x1, y1, x2, y2, score, "face"], ...]}
+    {"stamp": {"sec": S, "nanosec": N}, "frame_id": "camera",
+     "boxes": [[x1, y1, x2, y2, score, "face", track_id], ...]}
 
-(boxes in pixels of the image, as in ``face-ssd-detect`` predictions). Arguments after ``--ros-args`` go to rclpy.
+(boxes in pixels of the image as in ``face-ssd-detect`` predictions, plus the track id: an int, or null for a box
+without one, see :mod:`face_ssd_ros.detect.tracker`). Arguments after ``--ros-args`` go to rclpy.
+
+With ``--set detector.managed=true`` the detector is ``lifecycle_detector_node``; with ``detector.autostart=false``
+it stays unconfigured until a lifecycle manager (or ``ros2 lifecycle set /detector configure``) drives it.
 
 The bag-evaluation pipeline (replay -> detector -> evaluator, config/bag_eval.yaml) runs the same way::
 
     face_ssd_pipeline --bag bags/wider_dev --model models/face.onnx --set evaluator.output_dir=runs/eval
+    face_ssd_pipeline --bag robot_bag --jsonl out/dets.jsonl --video out/annotated.mp4 --write-bag out/robot_dets
 
-``--bag`` selects config/bag_eval.yaml unless ``--config`` is given; without ``--nodes`` the nodes are those of the
-config file. The run ends when the replay has finished and the evaluator has written its reports.
+``--bag`` always means replay: it selects config/bag_eval.yaml unless ``--config`` is given, and with another
+config (e.g. config/pipeline.yaml) its camera is replaced by the replay and an evaluator is added
+(:func:`face_ssd_ros.config.pipeline.bag_nodes`); ``--nodes`` holding ``camera`` is refused. It never opens a
+camera. The bag's image topic may be sensor_msgs/Image or CompressedImage: the detector's and overlay's
+``image_transport`` follow the bag. A bag without ground truth runs the same way (the evaluator reports the
+detections, latency and dropped frames). ``--video`` adds the overlay's annotated video, ``--write-bag`` a copy of
+the bag with the detections added (by the index of each image in the bag, with its recorded header). The run ends
+when the replay has finished and the evaluator has written its reports.
 """
 import argparse
 import collections
@@ -36,9 +49,13 @@ from face_ssd_ros.supervise.accounting import format_accounting, frame_accountin
 from face_ssd_ros.supervise.graph import neighbour_text
 from face_ssd_ros.nodes.common import StartupError, detections_qos, endpoint_name, init_rclpy, to_parameter
 from face_ssd_ros.supervise.stop import StopRequest
-from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, build_pipeline, config_nodes, \
-    default_environment, find_config
+from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, bag_nodes, build_pipeline, \
+    config_nodes, default_environment, find_config
+from face_ssd_ros.detect.predictions import make_frame_record
+from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, copy_with_detections, \
+    image_transport_of
 from face_ssd_ros.msgs.convert import msg_to_detections
+from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 EXECUTORS = ('single', 'multi')
 #: Nodes that produce frames; created stopped and started once their consumers exist.
@@ -46,14 +63,23 @@ SOURCE_KEYS = ('camera', 'replay')
 
 
 class DetectionRecorder(Node):
-    """Subscribes to a detections topic; counts arrays and labels, optionally writes JSON Lines."""
+    """Subscribes to a detections topic; counts arrays and labels, optionally writes JSON Lines
+    (:func:`face_ssd_ros.detect.predictions.make_frame_record`) and keeps every array for a bag copy.
 
-    def __init__(self, topic, jsonl_path=None, **kwargs):
+    ``bag_frame``: ``fn(stamp key) -> (index, recorded stamp key, frame_id) or None`` (the replay's
+    :meth:`ReplayNode.bag_frame`): adds ``bag_index`` / ``bag_stamp`` to the JSON lines. ``keep`` (with
+    ``bag_frame``): collect ``kept[bag index] = (rows, latency_ns)`` (latency = receive time minus stamp, on this
+    node's clock), what :func:`write_detections_bag` writes.
+    """
+
+    def __init__(self, topic, jsonl_path=None, bag_frame=None, keep=False, **kwargs):
         super(DetectionRecorder, self).__init__('face_ssd_recorder', **kwargs)
         self.arrays = 0
         self.labels = collections.Counter()
         self.first_time = None
         self.last_time = None
+        self.kept = {} if keep else None
+        self._bag_frame = bag_frame
         self._file = None
         if jsonl_path:
             folder = os.path.dirname(os.path.abspath(jsonl_path))
@@ -68,12 +94,17 @@ class DetectionRecorder(Node):
         self.arrays += 1
         detections = msg_to_detections(msg)
         self.labels.update(d.label for d in detections)
+        if self._file is None and self.kept is None:
+            return
+        key = stamp_key(msg.header)
+        rows = [(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in detections]
+        origin = self._bag_frame(key) if self._bag_frame is not None else None
+        if self.kept is not None and origin is not None:
+            self.kept[origin[0]] = (rows, self.get_clock().now().nanoseconds - stamp_to_ns(msg.header))
         if self._file is not None:
-            record = {'stamp': {'sec': msg.header.stamp.sec, 'nanosec': msg.header.stamp.nanosec},
-                      'frame_id': msg.header.frame_id,
-                      'boxes': [[round(d.x1, 2), round(d.y1, 2), round(d.x2, 2), round(d.y2, 2), round(d.score, 4),
-                                 d.label] for d in detections]}
-            self._file.write(json.dumps(record) + '\n')
+            extra = {'bag_index': origin[0], 'bag_stamp': origin[1]} if origin else {}
+            tracked = [r + (d.track_id,) for r, d in zip(rows, detections)]   # the 7th element: the track id
+            self._file.write(json.dumps(make_frame_record(key, msg.header.frame_id, tracked, **extra)) + '\n')
             self._file.flush()  # a run killed without warning (SIGKILL, power) still leaves every line so far
 
     def close(self):
@@ -116,7 +147,8 @@ def start_camera(nodes, executor, timeout=5.0):
     camera = nodes.get('camera')
     if camera is None:
         return 0
-    wanted = sum(1 for key in ('detector', 'overlay') if key in nodes)
+    # a managed detector that is not active yet (autostart false) has no subscription to wait for
+    wanted = sum(1 for key in ('detector', 'overlay') if key in nodes and getattr(nodes[key], 'sub', True) is not None)
     deadline = time.monotonic() + timeout
     while camera.image_pub.get_subscription_count() < wanted and time.monotonic() < deadline:
         executor.spin_once(timeout_sec=0.02)
@@ -130,9 +162,12 @@ def _finishing_nodes(nodes):
 
 
 def _detections_topic(descriptions, nodes):
-    if 'detector' in nodes:
-        return nodes['detector'].pub.topic_name
-    namespace = descriptions[0].namespace if descriptions else ''
+    detector = nodes.get('detector')
+    if detector is not None and detector.pub is not None:
+        return detector.pub.topic_name
+    # no publisher yet (a managed detector waiting to be configured): the topic it will publish on
+    description = [d for d in descriptions if d.key == 'detector'] or descriptions
+    namespace = description[0].namespace if description else ''
     return namespace + '/detections'
 
 
@@ -186,9 +221,10 @@ def check_neighbours(nodes, recorder, warned, log):
     """Warn (once per topic, through ``log``) when the pipeline's image or detections topic has publishers of other
     processes: another pipeline in this ROS domain, whose frames would mix with ours."""
     topics = []
-    for key in ('detector', 'overlay'):
-        if key in nodes:
-            topics.append(nodes[key].image_sub.topic_name if key == 'overlay' else nodes[key].sub.topic_name)
+    for key, attribute in (('detector', 'sub'), ('overlay', 'image_sub')):
+        sub = getattr(nodes[key], attribute, None) if key in nodes else None
+        if sub is not None:  # (a managed detector that is not active has no subscription)
+            topics.append(sub.topic_name)
     topics.append(recorder.sub.topic_name)
     for topic in sorted(set(topics)):
         if topic in warned:
@@ -201,7 +237,7 @@ def check_neighbours(nodes, recorder, warned, log):
 
 
 def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeout=3.0, ros_args=None, log=print,
-        stop=None):
+        stop=None, keep_detections=False):
     """Run the described nodes in-process until the camera finishes, ``duration`` s pass, or SIGINT / SIGTERM.
 
     SIGINT (Ctrl-C) and SIGTERM (docker stop, systemd, timeout) end the run the same way (``stop``: a
@@ -215,8 +251,9 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
     Returns a summary dict: frames (published by the camera), processed (detector), detections, labels
     (Counter), arrays_recorded, fps (processed frames per second while arrays flowed), annotated (overlay),
     accounting (:func:`face_ssd_ros.supervise.accounting.frame_accounting`: where every frame went), stages (detector
-    per-stage latency), elapsed_s, stopped_by, and ``nodes`` (the node objects, already destroyed; their ``stats``
-    stay readable). Raises StartupError when a node cannot start.
+    per-stage latency), elapsed_s, stopped_by, ``kept`` (``keep_detections``: every detection array by stamp, see
+    :class:`DetectionRecorder`; else None) and ``nodes`` (the node objects, already destroyed; their ``stats`` stay
+    readable). Raises StartupError when a node cannot start.
     """
     if executor not in EXECUTORS:
         raise ValueError('executor must be one of %s' % (EXECUTORS,))
@@ -232,7 +269,10 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
     try:
         init_rclpy(ros_args, context=context, prog='face_ssd_pipeline')
         nodes = create_nodes(descriptions, context)
-        recorder = DetectionRecorder(_detections_topic(descriptions, nodes), jsonl, context=context)
+        replay = nodes.get('replay')
+        recorder = DetectionRecorder(_detections_topic(descriptions, nodes), jsonl, context=context,
+                                     bag_frame=replay.bag_frame if replay is not None else None,
+                                     keep=keep_detections)
         ex = (MultiThreadedExecutor(num_threads=2, context=context) if executor == 'multi'
               else SingleThreadedExecutor(context=context))
         for node in list(nodes.values()) + [recorder]:
@@ -320,9 +360,20 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         'replayed': nodes['replay'].stats.counter('frames') if 'replay' in nodes else None,
         'report': evaluator.report if evaluator else None,
         'report_paths': evaluator.report_paths if evaluator else None,
+        'kept': recorder.kept,
         'nodes': nodes,
     }
     return summary
+
+
+def write_detections_bag(summary, out, topic=DEFAULT_TOPICS['detections']):
+    """Write a copy of the replayed bag with the detections of a :func:`run` (``keep_detections=True``) added
+    on ``topic``: each array carries its image's recorded header and is logged at the image's log time plus the
+    measured latency (:func:`face_ssd_ros.evaluation.bag_io.copy_with_detections`). Returns its summary dict."""
+    replay = summary['nodes'].get('replay')
+    if replay is None or summary.get('kept') is None:
+        raise BagError('writing detections back needs a replay run with keep_detections=True')
+    return copy_with_detections(replay.bag_path, out, replay.bag_image_topic, summary['kept'], topic)
 
 
 def format_summary(summary):
@@ -367,14 +418,59 @@ def build_arg_parser():
     parser.add_argument('--nodes', default=None,
                         help='comma-separated nodes to run (default: those of the config file, e.g. '
                              'camera,detector,overlay)')
-    parser.add_argument('--bag', default=None, help='shortcut for --set replay.bag_path=BAG; selects '
-                        'config/bag_eval.yaml (replay -> detector -> evaluator) unless --config is given')
+    parser.add_argument('--bag', default=None, help='replay this rosbag2 folder (Image or CompressedImage, with or '
+                        'without ground truth) instead of a camera: --set replay.bag_path=BAG, config/bag_eval.yaml '
+                        '(replay -> detector -> evaluator) unless --config is given, whose camera is then replaced '
+                        'by the replay')
+    parser.add_argument('--video', default=None, metavar='PATH', help='with --bag: also run the overlay and write '
+                        'the annotated frames to this .mp4 (shortcut for overlay.video_path)')
+    parser.add_argument('--write-bag', default=None, metavar='OUT_BAG', help='with --bag: write a copy of the bag '
+                        'with the detections added as a vision_msgs/Detection2DArray topic (--write-bag-topic)')
+    parser.add_argument('--write-bag-topic', default=DEFAULT_TOPICS['detections'], metavar='TOPIC',
+                        help='topic of the detections in --write-bag (default %(default)s)')
     parser.add_argument('--image-topic', default='', help='remap image_raw of detector and overlay to this topic')
     parser.add_argument('--duration', type=float, default=None, help='stop after this many seconds')
     parser.add_argument('--jsonl', default=None, help='write every detection array to this JSON Lines file')
     parser.add_argument('--executor', choices=EXECUTORS, default='single',
                         help='single-threaded (default; measured faster on small CPUs) or multi-threaded (2 threads)')
     return parser
+
+
+def _bag_transport_overrides(descriptions):
+    """``['image_transport=raw|compressed']``: the detector and overlay read what the replayed bag holds."""
+    replay = next((d for d in descriptions if d.key == 'replay'), None)
+    if replay is None or not replay.parameters['bag_path']:
+        return []
+    try:
+        with BagReader(replay.parameters['bag_path']) as reader:
+            _, msgtype = reader.find_image_topic(replay.parameters['image_topic_in_bag'], 'replay.image_topic_in_bag')
+    except BagError as exc:
+        raise StartupError('replay: %s' % exc)
+    return ['image_transport=' + image_transport_of(msgtype)]
+
+
+def _describe(args, overrides):
+    """Node descriptions of the command line; PipelineConfigError / StartupError (one line) when refused."""
+    explicit = [n.strip() for n in args.nodes.split(',') if n.strip()] if args.nodes else None
+    config = args.config or find_config(BAG_EVAL_CONFIG if args.bag is not None else 'pipeline.yaml')
+    nodes = explicit or config_nodes(config)
+    if args.bag is None:
+        if args.video or args.write_bag:
+            raise PipelineConfigError('--video and --write-bag go with --bag (for a camera use --set '
+                                      'overlay.video_path=PATH)')
+        return build_pipeline(config, overrides, namespace=args.namespace, nodes=nodes,
+                              image_topic=args.image_topic, params_files=args.params_file)
+    if args.source is not None:
+        raise PipelineConfigError('--bag replays a bag, --source opens a camera: give one of them')
+    nodes = bag_nodes(nodes, explicit=explicit is not None, video=bool(args.video))
+    if args.video:
+        overrides = overrides + ['overlay.video_path=' + args.video]
+    if args.write_bag and os.path.exists(args.write_bag):
+        raise PipelineConfigError('--write-bag %s exists already; choose a new bag folder' % args.write_bag)
+    kwargs = dict(namespace=args.namespace, nodes=nodes, image_topic=args.image_topic,
+                  params_files=args.params_file)
+    descriptions = build_pipeline(config, overrides, **kwargs)
+    return build_pipeline(config, overrides + _bag_transport_overrides(descriptions), **kwargs)
 
 
 def main(argv=None):
@@ -392,22 +488,28 @@ def main(argv=None):
     if args.bag is not None:
         overrides.append('replay.bag_path=' + args.bag)
     try:
-        config = args.config or find_config(BAG_EVAL_CONFIG if args.bag is not None else 'pipeline.yaml')
-        nodes = [n.strip() for n in args.nodes.split(',') if n.strip()] if args.nodes else config_nodes(config)
-        descriptions = build_pipeline(config, overrides, namespace=args.namespace, nodes=nodes,
-                                      image_topic=args.image_topic, params_files=args.params_file)
-    except PipelineConfigError as exc:
+        descriptions = _describe(args, overrides)
+    except (PipelineConfigError, StartupError) as exc:
         print('face_ssd_pipeline: %s' % exc, file=sys.stderr)
         return 2
     try:
         summary = run(descriptions, duration=args.duration, jsonl=args.jsonl, executor=args.executor,
-                      ros_args=ros_args)
+                      ros_args=ros_args, keep_detections=bool(args.write_bag))
     except StartupError as exc:
         print('face_ssd_pipeline: %s' % exc, file=sys.stderr)
         return 1
     print(format_summary(summary))
     if args.jsonl:
         print('  detection arrays written to %s' % args.jsonl)
+    if args.write_bag:
+        try:
+            done = write_detections_bag(summary, args.write_bag, args.write_bag_topic)
+        except BagError as exc:
+            print('face_ssd_pipeline: cannot write %s: %s' % (args.write_bag, exc), file=sys.stderr)
+            return 1
+        print('  bag with detections: %s (%d arrays on %s, %d messages copied%s)' % (
+            args.write_bag, done['arrays'], args.write_bag_topic, done['messages'],
+            '; left out, type unknown: %s' % ', '.join(done['skipped_topics']) if done['skipped_topics'] else ''))
     return 0
 
 

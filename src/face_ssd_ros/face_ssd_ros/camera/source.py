@@ -11,8 +11,8 @@ Supported sources (``source_type``):
 * ``gstreamer``: a GStreamer pipeline string ending in ``appsink`` (needs an OpenCV built with GStreamer).
 * ``csi``: a Jetson CSI camera through ``nvarguscamerasrc`` (see :func:`csi_pipeline`).
 * ``video``: a video file.
-* ``images``: an image folder, a glob pattern or a single image file (sorted; unreadable images are
-  counted in ``skipped`` and skipped).
+* ``images``: an image folder, a glob pattern or a single image file (sorted; unreadable images, truncated
+  JPEG / PNG files included (:mod:`face_ssd_ros.camera.decode`), are counted in ``skipped`` and skipped).
 
 ``auto`` picks one of these from the source string (:func:`detect_source_type`).
 """
@@ -22,6 +22,8 @@ import re
 
 import cv2
 import numpy as np
+
+from face_ssd_ros.camera.decode import ImageDecodeError, read_image_file
 
 SOURCE_TYPES = ('auto', 'v4l2', 'gstreamer', 'csi', 'video', 'images')
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pnm')
@@ -129,43 +131,6 @@ def list_images(source):
     return sorted(p for p in paths if os.path.isfile(p) and p.lower().endswith(IMAGE_EXTENSIONS))
 
 
-class ImageReadError(IOError):
-    """An image file cannot be used: missing, a truncated JPEG, or not decodable. The message says which."""
-
-
-#: How far from the end of a JPEG its end-of-image marker (FF D9) may be (some writers pad the file).
-JPEG_TAIL_BYTES = 4096
-
-
-def jpeg_is_truncated(data):
-    """True when ``data`` (bytes of an image file) is a JPEG whose end-of-image marker is missing from its last
-    JPEG_TAIL_BYTES bytes: the file was cut short. OpenCV would still decode it, the missing part grey."""
-    data = bytes(data[:3]) + bytes(data[-JPEG_TAIL_BYTES:]) if len(data) > JPEG_TAIL_BYTES + 3 else bytes(data)
-    return data.startswith(b'\xff\xd8\xff') and b'\xff\xd9' not in data[3:]
-
-
-def read_image_file(path, apply_orientation=True):
-    """Read an image file as np.uint8 ``[H, W, 3]`` BGR; the one rule for every image file the runtime reads (the
-    camera's image folders, ``face-ssd-detect``). A truncated JPEG (:func:`jpeg_is_truncated`) is refused, never
-    returned half grey. ``apply_orientation``: rotate by the EXIF orientation (False: the stored pixel grid, as
-    annotation tools and ground truth use). Raises :class:`ImageReadError` saying what is wrong."""
-    if not os.path.isfile(path):
-        raise ImageReadError('no such file: %s' % path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except (OSError, ValueError) as exc:
-        raise ImageReadError('cannot read %s: %s' % (path, exc))
-    if not data.size:
-        raise ImageReadError('empty file: %s' % path)
-    if jpeg_is_truncated(data):
-        raise ImageReadError('truncated JPEG (no end-of-image marker; the file was cut short): %s' % path)
-    flags = cv2.IMREAD_COLOR if apply_orientation else cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-    frame = _as_bgr(cv2.imdecode(data, flags))
-    if frame is None:
-        raise ImageReadError('not a readable image (OpenCV could not decode it): %s' % path)
-    return frame
-
-
 def _as_bgr(frame):
     """Normalise a decoded frame to np.uint8 [H, W, 3] BGR; None when it cannot be."""
     if frame is None or not isinstance(frame, np.ndarray) or frame.size == 0 or frame.dtype != np.uint8:
@@ -184,8 +149,9 @@ def _as_bgr(frame):
 class ImageFolderSource(object):
     """Images of a folder / glob / single file, in sorted order; ``loop`` starts over at the end.
 
-    Unreadable images (:func:`read_image_file`: missing, truncated JPEG, undecodable) are skipped and counted in
-    ``skipped`` (their paths in ``skipped_paths``, the reason of the latest in ``last_skip_reason``).
+    Unreadable images (:func:`face_ssd_ros.camera.decode.read_image_file`: missing, truncated JPEG / PNG,
+    undecodable) are skipped and counted in ``skipped`` (their paths in ``skipped_paths``, the reason of the
+    latest in ``last_skip_reason``).
     ``fps`` is the rate given at construction (0.0 = unknown, the caller picks a rate).
     """
 
@@ -217,10 +183,10 @@ class ImageFolderSource(object):
                 self._index = 0
             path = self.paths[self._index]
             self._index += 1
-            try:
-                frame = read_image_file(path)
-            except ImageReadError as exc:
-                self.last_skip_reason = str(exc)
+            try:  # EXIF rotation applied, as cv2.imread does; a truncated JPEG / PNG is refused, not half decoded
+                frame = read_image_file(path, apply_orientation=True)
+            except (ImageDecodeError, IOError, OSError) as exc:
+                self.last_skip_reason = '%s: %s' % (exc, path)
                 failures_in_row += 1
                 self.skipped += 1
                 if path not in self.skipped_paths:

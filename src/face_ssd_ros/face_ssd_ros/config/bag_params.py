@@ -29,14 +29,16 @@ REPLAY_PARAMS = (
     ParamSpec('restamp', True, 'Stamp each frame (image, ground truth, camera_info alike) with the time it is '
               'published, so latency is measured from publication; false = keep the recorded stamps', 'bool',
               read_only=True),
-    ParamSpec('image_topic_in_bag', '', 'Image topic inside the bag ("" = the only sensor_msgs/Image topic)',
+    ParamSpec('image_topic_in_bag', '', 'Image topic inside the bag, sensor_msgs/Image (published on image_raw) or '
+              'sensor_msgs/CompressedImage (published on image_raw/compressed); "" = the only one of either type',
               'string', read_only=True),
     ParamSpec('gt_topic_in_bag', '', 'Ground-truth Detection2DArray topic inside the bag ("" = the one ending in '
-              'ground_truth, or the only one)', 'string', read_only=True),
+              'ground_truth, or the only one whose name does not end in detections; a bag without one is replayed '
+              'without ground truth)', 'string', read_only=True),
     ParamSpec('camera_info_topic_in_bag', '', 'CameraInfo topic inside the bag ("" = the only one, if any)',
               'string', read_only=True),
-    ParamSpec('min_subscribers', 1, 'Wait until image_raw and ground_truth each have at least this many '
-              'subscribers (stable for 0.5 s) before the first frame (0 = start at once)', 'int', min=0, max=100,
+    ParamSpec('min_subscribers', 1, 'Wait until the image topic and ground_truth (if any) each have at least this '
+              'many subscribers (stable for 0.5 s) before the first frame (0 = start at once)', 'int', min=0, max=100,
               read_only=True),
     ParamSpec('max_frames', 0, 'Stop after this many frames (0 = the whole bag)', 'int', min=0, max=1000000000,
               read_only=True),

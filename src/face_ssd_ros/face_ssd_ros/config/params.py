@@ -1,4 +1,4 @@
-"""Declarative ROS parameter specs of the three nodes, and their validation (no rclpy here).
+"""Declarative ROS parameter specs of the nodes, and their validation (no rclpy here).
 
 The nodes turn each :class:`ParamSpec` into an rcl ``ParameterDescriptor`` and validate every change with
 :func:`validate`; the pipeline description validates its YAML with the same functions.
@@ -9,6 +9,7 @@ from collections import namedtuple
 
 PARAM_TYPES = ('bool', 'int', 'double', 'string', 'string_array')
 QOS_CHOICES = ('best_effort', 'reliable')
+IMAGE_TRANSPORTS = ('raw', 'compressed')
 
 _ParamSpecBase = namedtuple('ParamSpec', ['name', 'default', 'description', 'type', 'min', 'max', 'choices',
                                           'read_only'])
@@ -119,6 +120,14 @@ def _qos(node):
                      'string', choices=QOS_CHOICES, read_only=True)
 
 
+def _image_transport(node):
+    return ParamSpec('image_transport', 'raw',
+                     'How the %s receives images, as image_transport names it: raw = sensor_msgs/Image on '
+                     'image_raw; compressed = sensor_msgs/CompressedImage (JPEG or PNG) on image_raw/compressed '
+                     '(image_raw remapped first, then /compressed appended)' % node,
+                     'string', choices=IMAGE_TRANSPORTS, read_only=True)
+
+
 def _diagnostics_period():
     return ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages', 'double', min=0.1, max=60.0)
 
@@ -157,25 +166,47 @@ DETECTOR_PARAMS = (
               'string', read_only=True),
     ParamSpec('backend', 'auto', 'Inference backend (auto = by model file extension)', 'string',
               choices=('auto', 'onnxruntime', 'tensorrt', 'torch'), read_only=True),
-    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection', 'double', min=0.0, max=1.0),
+    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection (with tracking on, a face already '
+              'tracked may also continue with boxes down to track_low_threshold)', 'double', min=0.0, max=1.0),
     ParamSpec('nms_iou', 0.3, 'IoU above which a lower-scored box of the same class is suppressed', 'double',
               min=0.0, max=1.0),
     ParamSpec('max_detections', 200, 'Maximum detections per frame', 'int', min=1, max=10000),
     ParamSpec('class_filter', [], 'Labels to report ([] = all); every entry must be one of the model\'s labels',
               'string_array'),
-    ParamSpec('input_width', 0, 'Network input width (0 = the manifest\'s; non-zero only for dynamic-size models)',
-              'int', min=0, max=4096, read_only=True),
-    ParamSpec('input_height', 0, 'Network input height (0 = the manifest\'s; non-zero only for dynamic-size '
-              'models)', 'int', min=0, max=4096, read_only=True),
+    ParamSpec('input_width', 0, 'Network input width (0 = the model\'s). Another size runs the model\'s sibling '
+              'exported at it (<stem>_<W>x<H>.onnx, e.g. the shipped face_default_640x480.onnx) or a dynamic-size '
+              'model', 'int', min=0, max=4096, read_only=True),
+    ParamSpec('input_height', 0, 'Network input height (0 = the model\'s); see input_width', 'int', min=0, max=4096,
+              read_only=True),
     ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0 = default)', 'int', min=0, max=64,
               read_only=True),
     ParamSpec('allow_spinning', False, 'Let ONNX Runtime\'s worker threads spin (busy-wait) between runs: false = '
               'they sleep, so the detector\'s CPU use follows its work (about a tenth of a core at 30 Hz with the '
               'shipped model instead of most of one); true = up to ~1 ms lower latency per frame for a busy core',
               'bool', read_only=True),
+    _image_transport('detector'),
     _qos('detector'),
     _diagnostics_period(),
+    ParamSpec('tracking', True, 'Give each box a track id kept across frames (Detection2D.id; ByteTrack-style '
+              'tracker); false = every box at or above score_threshold, with an empty id', 'bool'),
+    ParamSpec('track_match_iou', 0.2, 'Minimum IoU between a track\'s predicted box and a box to continue the '
+              'track (the match threshold)', 'double', min=0.01, max=1.0),
+    ParamSpec('track_buffer', 30, 'Processed frames a lost track keeps its id, waiting for its face to reappear',
+              'int', min=0, max=10000),
+    ParamSpec('track_min_hits', 2, 'Consecutive frames with a box at or above score_threshold before a new track '
+              'gets an id (its boxes are published with an empty id until then)', 'int', min=1, max=1000),
+    ParamSpec('track_low_threshold', 0.2, 'Boxes scoring from this up to score_threshold may continue a tracked '
+              'face (ByteTrack\'s second pass: a face whose score dips keeps its id and stays published); they '
+              'never start a track. >= score_threshold turns the second pass off', 'double', min=0.0, max=1.0),
+    ParamSpec('managed', False, 'Run as a lifecycle (managed) node: the launch files and the runner then start '
+              'lifecycle_detector_node instead of detector_node', 'bool', read_only=True),
+    ParamSpec('autostart', True, 'Managed detector only: configure and activate at start-up by itself; false = '
+              'stay unconfigured until a lifecycle manager (or ros2 lifecycle set) configures it', 'bool',
+              read_only=True),
 )
+
+#: The tracker's parameters (runtime-changeable), as DETECTOR_PARAMS names.
+TRACKING_PARAMS = ('tracking', 'track_match_iou', 'track_buffer', 'track_min_hits', 'track_low_threshold')
 
 OVERLAY_PARAMS = (
     ParamSpec('cache_size', 30, 'Images / detection arrays kept while waiting for their partner (same stamp)',
@@ -189,6 +220,7 @@ OVERLAY_PARAMS = (
               read_only=True),
     ParamSpec('video_fps', 0.0, 'Frame rate written into the video file (used when the file is opened); 0 = the '
               'source\'s rate, from the capture stamps of the first frames', 'double', min=0.0, max=240.0),
+    _image_transport('overlay'),
     _qos('overlay'),
     ParamSpec('image_queue_depth', 10, 'Images the overlay\'s image subscription queues while the process is busy '
               '(e.g. the detector on a large frame, in one process), so a frame being detected is not replaced '

@@ -43,6 +43,9 @@ NODE_TYPES = collections.OrderedDict([
     ('evaluator', NodeType('evaluator_node', 'face_ssd_ros.nodes.evaluator_node', 'EvaluatorNode',
                            bag_params.EVALUATOR_PARAMS)),
 ])
+#: The detector as a managed (lifecycle) node: chosen instead of NODE_TYPES['detector'] by ``detector.managed``.
+MANAGED_DETECTOR = NodeType('lifecycle_detector_node', 'face_ssd_ros.nodes.lifecycle_detector_node',
+                            'LifecycleDetectorNode', params.DETECTOR_PARAMS)
 
 #: Short override keys -> (node, parameter).
 SHORTCUTS = collections.OrderedDict([
@@ -63,11 +66,19 @@ SHORTCUTS = collections.OrderedDict([
     ('input_width', ('detector', 'input_width')),
     ('input_height', ('detector', 'input_height')),
     ('num_threads', ('detector', 'num_threads')),
+    ('tracking', ('detector', 'tracking')),
+    ('managed', ('detector', 'managed')),
+    ('autostart', ('detector', 'autostart')),
     ('video_path', ('overlay', 'video_path')),
     ('bag', ('replay', 'bag_path')),
     ('replay_mode', ('replay', 'mode')),
     ('replay_rate', ('replay', 'rate')),
     ('output_dir', ('evaluator', 'output_dir')),
+])
+
+#: Short override keys that set one parameter of several nodes: key -> ((node, parameter), ...).
+GROUP_SHORTCUTS = collections.OrderedDict([
+    ('image_transport', (('detector', 'image_transport'), ('overlay', 'image_transport'))),
 ])
 
 #: Launch arguments shared by the launch files: (name, default, description). '' = keep the config's value.
@@ -79,12 +90,18 @@ LAUNCH_ARGUMENTS = (
     ('model_path', '', 'Model file (.onnx/.engine/.pt); "" = the config\'s (default: the shipped model)'),
     ('score_threshold', '', 'Detector score threshold 0..1 ("" = the config\'s)'),
     ('nms_iou', '', 'Detector NMS IoU 0..1 ("" = the config\'s)'),
-    ('input_width', '', 'Network input width for dynamic-size models ("" = the config\'s)'),
-    ('input_height', '', 'Network input height for dynamic-size models ("" = the config\'s)'),
+    ('input_width', '', 'Network input width ("" = the config\'s; 640 with input_height 480 runs the shipped '
+                        'model\'s 640x480 export)'),
+    ('input_height', '', 'Network input height ("" = the config\'s; see input_width)'),
     ('source', '', 'Camera source: "0", /dev/video0, GStreamer pipeline, video file, image folder/glob'),
     ('loop', '', 'Restart video files / image folders at the end: true|false ("" = the config\'s)'),
     ('publish_rate', '', 'Camera publish rate in Hz: 0 = source rate, -1 = as fast as possible ("" = the config\'s)'),
     ('image_topic', '', 'Image topic the detector and overlay subscribe to ("" = image_raw of the camera)'),
+    ('tracking', '', 'Track ids on detections: true|false ("" = the config\'s)'),
+    ('managed', '', 'Start the detector as a lifecycle node: true|false ("" = the config\'s)'),
+    ('autostart', '', 'Managed detector: configure and activate it at start-up: true|false ("" = the config\'s)'),
+    ('image_transport', '', 'raw | compressed: how the detector and overlay receive images (compressed = '
+                            'sensor_msgs/CompressedImage on IMAGE_TOPIC/compressed) ("" = the config\'s)'),
 )
 #: Extra launch arguments of launch files that start the replay / evaluator nodes.
 BAG_LAUNCH_ARGUMENTS = (
@@ -93,8 +110,9 @@ BAG_LAUNCH_ARGUMENTS = (
     ('replay_rate', '', 'Playback speed multiplier of replay_mode rate ("" = the config\'s)'),
     ('output_dir', '', 'Folder of the evaluation reports ("" = the config\'s)'),
 )
-_LAUNCH_OVERRIDES = ('model_path', 'score_threshold', 'nms_iou', 'input_width', 'input_height', 'source', 'loop',
-                     'publish_rate', 'bag', 'replay_mode', 'replay_rate', 'output_dir')
+_LAUNCH_OVERRIDES = ('model_path', 'score_threshold', 'nms_iou', 'input_width', 'input_height', 'image_transport',
+                     'source', 'loop', 'publish_rate', 'tracking', 'managed', 'autostart', 'bag', 'replay_mode',
+                     'replay_rate', 'output_dir')
 
 FASTDDS_PROFILE = 'fastdds_large_shm.xml'
 
@@ -110,13 +128,18 @@ class NodeDescription(collections.namedtuple('NodeDescription', 'key package exe
     ``key`` ('camera' | 'detector' | 'overlay'), ``package``, ``executable`` (console script), ``name`` (node
     name), ``namespace`` ('' or '/ns'), ``parameters`` (OrderedDict name -> validated value, every parameter of
     the node), ``remappings`` (list of (from, to) topic pairs), ``module`` / ``class_name`` (the rclpy node class
-    for in-process use).
+    for in-process use; the lifecycle detector when ``detector.managed``).
     """
     __slots__ = ()
 
     @property
     def specs(self):
         return NODE_TYPES[self.key].specs
+
+    @property
+    def managed(self):
+        """True for a lifecycle (managed) node (the detector with ``managed: true``)."""
+        return bool(self.parameters.get('managed', False)) and self.key == 'detector'
 
     def explicit_parameters(self):
         """``parameters`` without empty lists (ROS cannot type an empty array from YAML; the default is [])."""
@@ -139,9 +162,11 @@ class NodeDescription(collections.namedtuple('NodeDescription', 'key package exe
         return [python or sys.executable, '-m', self.module] + self.ros_arguments()
 
     def launch_kwargs(self):
-        """Keyword arguments for ``launch_ros.actions.Node``."""
+        """Keyword arguments for ``launch_ros.actions.Node`` (``launch_ros.actions.LifecycleNode`` when
+        :attr:`managed`: it needs the namespace as a string)."""
+        namespace = self.namespace if self.managed else (self.namespace or None)
         return dict(package=self.package, executable=self.executable, name=self.name,
-                    namespace=self.namespace or None, parameters=[dict(self.explicit_parameters())],
+                    namespace=namespace, parameters=[dict(self.explicit_parameters())],
                     remappings=list(self.remappings), output='screen', emulate_tty=True)
 
 
@@ -259,6 +284,15 @@ def coerce(spec, value):
     return value
 
 
+def resolve_keys(key):
+    """``[(node, param), ...]`` of an override key: one for ``node.param`` and :data:`SHORTCUTS`, several for
+    :data:`GROUP_SHORTCUTS` (``image_transport`` sets the detector's and the overlay's)."""
+    key = str(key).strip()
+    if key in GROUP_SHORTCUTS:
+        return list(GROUP_SHORTCUTS[key])
+    return [resolve_key(key)]
+
+
 def resolve_key(key):
     """``(node, param)`` of an override key: ``node.param`` or a shortcut from :data:`SHORTCUTS`."""
     key = str(key).strip()
@@ -267,7 +301,7 @@ def resolve_key(key):
     node, dot, name = key.partition('.')
     if not dot or node not in NODE_TYPES:
         raise PipelineConfigError('unknown override %r: use NODE.PARAM with NODE one of %s, or a shortcut (%s)'
-                                  % (key, ', '.join(NODE_TYPES), ', '.join(SHORTCUTS)))
+                                  % (key, ', '.join(NODE_TYPES), ', '.join(list(SHORTCUTS) + list(GROUP_SHORTCUTS))))
     _spec(node, name)
     return node, name
 
@@ -356,9 +390,9 @@ def build_pipeline(config_path=None, overrides=None, namespace='', nodes=NODE_KE
                 values[node][name] = coerce(_spec(node, name), value)
                 origin[(node, name)] = path
     for key, value in _override_items(overrides):
-        node, name = resolve_key(key)
-        values[node][name] = coerce(_spec(node, name), value)
-        origin[(node, name)] = 'override %s' % key
+        for node, name in resolve_keys(key):
+            values[node][name] = coerce(_spec(node, name), value)
+            origin[(node, name)] = 'override %s' % key
 
     problems = []
     for node in nodes:
@@ -388,11 +422,39 @@ def build_pipeline(config_path=None, overrides=None, namespace='', nodes=NODE_KE
     remap = [('image_raw', image_topic)] if image_topic else []
     out = []
     for node in nodes:
-        kind = NODE_TYPES[node]
+        kind = MANAGED_DETECTOR if node == 'detector' and values[node]['managed'] else NODE_TYPES[node]
         ordered = collections.OrderedDict((s.name, values[node][s.name]) for s in kind.specs)
         out.append(NodeDescription(node, PACKAGE, kind.executable, node, namespace, ordered,
                                    list(remap) if node in ('detector', 'overlay') else [], kind.module,
                                    kind.class_name))
+    return out
+
+
+def bag_nodes(nodes, explicit=False, video=False):
+    """The nodes of a run that replays a bag (``face_ssd_pipeline --bag``): ``--bag`` always means replay.
+
+    ``nodes``: those of the config file, or (``explicit``) of ``--nodes``. A config's ``camera`` is replaced by
+    ``replay`` (so ``--config config/pipeline.yaml --bag BAG`` replays the bag through that config's detector and
+    overlay) and an ``evaluator`` is added for the latency and drop report; an explicit list is taken as given
+    but must not hold ``camera`` (PipelineConfigError: the run would open a camera instead of the bag), and
+    gets ``replay`` in front when it lacks one. ``video``: add an ``overlay`` after the detector (its video file).
+    """
+    nodes = list(nodes)
+    if 'camera' in nodes:
+        if explicit:
+            raise PipelineConfigError('--bag replays a bag instead of a camera: leave camera out of --nodes (e.g. '
+                                      '--nodes replay,detector,evaluator)')
+        nodes[nodes.index('camera')] = 'replay'
+    if 'replay' not in nodes:
+        nodes.insert(0, 'replay')
+    if not explicit and 'evaluator' not in nodes:
+        nodes.append('evaluator')
+    if video and 'overlay' not in nodes:
+        nodes.insert(nodes.index('detector') + 1 if 'detector' in nodes else len(nodes), 'overlay')
+    out = []
+    for node in nodes:
+        if node not in out:
+            out.append(node)
     return out
 
 
@@ -424,18 +486,21 @@ def launch_description(nodes=NODE_KEYS, image_topic_default='', config_name='pip
 
     Declares :data:`LAUNCH_ARGUMENTS` (+ :data:`BAG_LAUNCH_ARGUMENTS` with a replay or evaluator node); the
     parameters come from ``config_file`` or else the installed ``config_name``. Sets FASTDDS_DEFAULT_PROFILES_FILE
-    to the installed profile when unset.
+    to the installed profile when unset. A managed detector (``detector.managed``) is a ``LifecycleNode`` action
+    running ``lifecycle_detector_node``; with ``autostart`` it configures and activates itself, without it a
+    lifecycle manager (or ``ros2 lifecycle set``) drives it.
     """
     arguments = _launch_arguments(nodes)
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
     from launch.substitutions import LaunchConfiguration
-    from launch_ros.actions import Node
+    from launch_ros.actions import LifecycleNode, Node
 
     def create_nodes(context):
         values = dict((name, LaunchConfiguration(name).perform(context)) for name, _, _ in arguments)
         actions = [SetEnvironmentVariable(k, v) for k, v in default_environment().items() if k not in os.environ]
-        return actions + [Node(**d.launch_kwargs()) for d in from_launch_arguments(values, nodes, config_name)]
+        return actions + [(LifecycleNode if d.managed else Node)(**d.launch_kwargs())
+                          for d in from_launch_arguments(values, nodes, config_name)]
 
     declared = [DeclareLaunchArgument(name, default_value=image_topic_default if name == 'image_topic' else default,
                                       description=text)

@@ -36,11 +36,18 @@ def parse_size(text):
 
 def read_image_rgb(path):
     """Read an image file as RGB uint8 ``[H, W, 3]`` in stored pixel orientation (EXIF rotation is NOT applied,
-    as annotation tools and the WIDER/VOC ground truth use stored pixels), by the same rule as the camera's image
-    folders (:func:`face_ssd_ros.camera.source.read_image_file`: a truncated JPEG is refused). Raises IOError."""
+    as annotation tools and the WIDER/VOC ground truth use stored pixels). Raises IOError if it cannot be decoded,
+    a truncated JPEG / PNG included (the rule of :mod:`face_ssd_ros.camera.decode`)."""
     import cv2
-    from face_ssd_ros.camera.source import read_image_file
-    return cv2.cvtColor(read_image_file(path, apply_orientation=False), cv2.COLOR_BGR2RGB)
+
+    from face_ssd_ros.camera.decode import ImageDecodeError, read_image_file
+    if not os.path.isfile(path):
+        raise IOError('no such file')
+    try:
+        img = read_image_file(path)
+    except ImageDecodeError as exc:
+        raise IOError('not a readable image: %s' % exc)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def collect_images(paths, images_from=None, root=None):
@@ -85,6 +92,15 @@ def build_detector(model=None, backend='auto', score_threshold=DEFAULT_SCORE_THR
                         max_detections=max_detections, num_threads=threads, input_size=input_size)
 
 
+def _progress(items, enabled):
+    """``items`` wrapped in a tqdm progress bar on stderr when tqdm is installed (the robot images have none)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc='detect', unit='img', file=sys.stderr, disable=not enabled)
+
+
 def detect_images(detector, images, writer, progress=True):
     """Run ``detector`` on every image and write one record per image.
 
@@ -96,10 +112,9 @@ def detect_images(detector, images, writer, progress=True):
         dict: ``images`` (processed), ``failed`` (list of (name, reason)), ``wall_s`` (total, reading included),
         ``detect_ms`` (list of per-image ``detect()`` times in ms).
     """
-    from tqdm import tqdm
     failed, detect_ms = [], []
     t_start = time.perf_counter()
-    for name, full in tqdm(images, desc='detect', unit='img', file=sys.stderr, disable=not progress):
+    for name, full in _progress(images, progress):
         try:
             image = read_image_rgb(full)
         except (IOError, OSError) as e:
@@ -138,7 +153,8 @@ def add_detector_args(p, score_default=DEFAULT_SCORE_THRESHOLD):
     p.add_argument('--max-detections', type=int, default=DEFAULT_MAX_DETECTIONS,
                    help='boxes kept per image after NMS (default %(default)s)')
     p.add_argument('--input-size', type=parse_size, default=None, metavar='WxH',
-                   help='network input size; only for models exported with dynamic_size (default: the manifest)')
+                   help='network input size (default: the model\'s); another size runs the model\'s sibling exported '
+                        'at it (<stem>_WxH.onnx: the shipped model has 320x240 and 640x480) or a dynamic-size model')
     p.add_argument('--backend', choices=BACKENDS, default='auto', help='inference backend (default %(default)s)')
     p.add_argument('--threads', type=int, default=2, help='ONNX Runtime intra-op threads (default %(default)s)')
 
@@ -173,6 +189,8 @@ def main(argv=None):
     except (ValueError, RuntimeError, IOError, OSError) as e:
         print('face-ssd-detect: cannot load the model: %s' % e, file=sys.stderr)
         return 2
+    if getattr(getattr(detector, 'backend', None), 'note', None):
+        print('face-ssd-detect: %s' % detector.backend.note, file=sys.stderr)
     try:
         with PredictionWriter(args.out) as w:
             stats = detect_images(detector, images, w, progress=not args.quiet)

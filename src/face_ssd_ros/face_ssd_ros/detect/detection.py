@@ -1,7 +1,8 @@
 """The detection record shared by post-processing, the nodes, the overlay and the CLI tools."""
 from collections import namedtuple
 
-_DetectionBase = namedtuple('Detection', ['x1', 'y1', 'x2', 'y2', 'score', 'class_index', 'label'])
+_DetectionBase = namedtuple('Detection', ['x1', 'y1', 'x2', 'y2', 'score', 'class_index', 'label', 'track_id'])
+_DetectionBase.__new__.__defaults__ = (None,)  # track_id is optional (namedtuple(defaults=) needs Python 3.7)
 
 
 class Detection(_DetectionBase):
@@ -11,7 +12,8 @@ class Detection(_DetectionBase):
     given to the detector (``0 <= x1 < x2 <= width``, ``0 <= y1 < y2 <= height`` after post-processing);
     ``score`` (float, 0..1, the class probability); ``class_index`` (int, index into the model's labels,
     0 = background is never reported; -1 where unknown, e.g. a message with a label the model lacks);
-    ``label`` (str, e.g. ``"face"``).
+    ``label`` (str, e.g. ``"face"``); ``track_id`` (int >= 1, the id of the object's track across frames, see
+    :mod:`face_ssd_ros.detect.tracker`; None when untracked or while its track is tentative; optional).
     """
 
     __slots__ = ()

@@ -1,7 +1,7 @@
 """Draw detections and the measured rate onto an image (rclpy-free, OpenCV).
 
 Detections are anything with ``x1, y1, x2, y2, score, label`` attributes in pixels of the image
-(``face_ssd_ros.detect.detection.Detection``). Colours are stable per label (derived from a CRC of the label, never
+(``face_ssd_ros.detect.detection.Detection``), and optionally ``track_id`` (drawn as ``#N`` after the label). Colours are stable per label (derived from a CRC of the label, never
 from Python's randomised ``hash``), so "face" has the same colour in every run and every node.
 """
 import colorsys
@@ -43,12 +43,25 @@ def _put_label(image, text, x, y, color, scale, thickness):
     cv2.putText(image, text, (x + 1, y - baseline - 1), _FONT, scale, _text_color(color), thickness, cv2.LINE_AA)
 
 
+def label_text(det, draw_scores=True):
+    """The tag of one box: ``"face #3 0.93"`` (``#N`` only with a ``track_id``, the score only with
+    ``draw_scores``)."""
+    parts = [str(det.label)]
+    track_id = getattr(det, 'track_id', None)
+    if track_id is not None:
+        parts.append('#%d' % track_id)
+    if draw_scores:
+        parts.append('%.2f' % det.score)
+    return ' '.join(parts)
+
+
 def draw_detections(image, detections, draw_scores=True, thickness=2, channel_order='BGR', rate_hz=None,
                     copy=True):
-    """Draw boxes with "label score" tags (and ``rate_hz`` as "N.N Hz" top-left when given).
+    """Draw boxes with "label #id score" tags (see :func:`label_text`; and ``rate_hz`` as "N.N Hz" bottom-left
+    when given).
 
     image: np.uint8 [H, W, 3] in ``channel_order``; detections: iterable of objects with x1, y1, x2, y2, score,
-    label (pixels). Returns the drawn image (a copy unless ``copy`` is False).
+    label (pixels), optionally track_id. Returns the drawn image (a copy unless ``copy`` is False).
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError('draw_detections needs an [H, W, 3] image (got shape %r)' % (image.shape,))
@@ -64,7 +77,7 @@ def draw_detections(image, detections, draw_scores=True, thickness=2, channel_or
         x2 = int(round(min(max(det.x2, 0), w - 1)))
         y2 = int(round(min(max(det.y2, 0), h - 1)))
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
-        text = '%s %.2f' % (det.label, det.score) if draw_scores else str(det.label)
+        text = label_text(det, draw_scores)
         _put_label(out, text, x1, y1, color, scale, text_thickness)
     if rate_hz is not None:
         _put_label(out, '%.1f Hz' % rate_hz, 0, h - 1, (32, 32, 32), scale, text_thickness)

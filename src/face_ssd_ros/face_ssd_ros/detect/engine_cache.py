@@ -17,7 +17,7 @@ So every engine ``X.engine`` gets a sidecar ``X.engine.json`` written by the bui
 ``find_or_build`` is the cache policy: reuse a valid cached engine, rebuild when allowed, refuse otherwise.
 
 This module never imports tensorrt (the builder and the backend pass the version and GPU name in), so it is
-unit-testable anywhere. Python 3.8 compatible.
+unit-testable anywhere. Python 3.6 compatible.
 """
 import collections
 import datetime

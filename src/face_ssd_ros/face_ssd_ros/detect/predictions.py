@@ -7,6 +7,10 @@ One JSON object per line, one line per image::
 
 Boxes are in pixels of the original image. An image that could not be read is written as
 ``{"image": path, "error": "why"}`` (no ``boxes``); readers keep it so that evaluators can report it.
+
+Detections of a stream (the runner's ``--jsonl``, ``face-ssd-bag-eval --jsonl``) use :func:`make_frame_record`,
+one line per detection array: ``{"stamp": {"sec", "nanosec"}, "frame_id", "boxes": [...], ...}`` with the same
+box rows, plus where known the frame's index in its bag (``bag_index``) and recorded stamp (``bag_stamp``).
 """
 import io
 import json
@@ -30,12 +34,28 @@ def make_record(image, width, height, boxes):
         ``{"image", "width", "height", "boxes": [[x1, y1, x2, y2, score, label], ...]}`` with plain Python floats
         (rounded to 2 decimals for coordinates, 6 for scores, so files stay small and diffable).
     """
-    out = []
-    for b in boxes:
-        x1, y1, x2, y2, score, label = b
-        out.append([round(float(x1), 2), round(float(y1), 2), round(float(x2), 2), round(float(y2), 2),
-                    round(float(score), 6), str(label)])
-    return {'image': str(image), 'width': int(width), 'height': int(height), 'boxes': out}
+    return {'image': str(image), 'width': int(width), 'height': int(height), 'boxes': _box_rows(boxes)}
+
+
+def _box_rows(boxes):
+    """Rows ``(x1, y1, x2, y2, score, label[, track_id])`` -> rounded lists (a track id stays an int or None)."""
+    return [[round(float(b[0]), 2), round(float(b[1]), 2), round(float(b[2]), 2), round(float(b[3]), 2),
+             round(float(b[4]), 6), str(b[5])] + ([None if b[6] is None else int(b[6])] if len(b) > 6 else [])
+            for b in boxes]
+
+
+def make_frame_record(stamp, frame_id, boxes, **extra):
+    """One detection array of a stream as a dict: ``stamp`` ``(sec, nanosec)``, ``frame_id``, ``boxes`` rows
+    ``(x1, y1, x2, y2, score, label[, track_id])`` in pixels (rounded as in :func:`make_record`), then ``extra`` keys in
+    sorted order (e.g. ``bag_index``; a ``(sec, nanosec)`` tuple value is written as a stamp dict)."""
+    record = {'stamp': {'sec': int(stamp[0]), 'nanosec': int(stamp[1])}, 'frame_id': str(frame_id),
+              'boxes': _box_rows(boxes)}
+    for key in sorted(extra):
+        value = extra[key]
+        if isinstance(value, tuple) and len(value) == 2:
+            value = {'sec': int(value[0]), 'nanosec': int(value[1])}
+        record[key] = value
+    return record
 
 
 def make_error_record(image, error):

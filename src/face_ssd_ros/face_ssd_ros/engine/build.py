@@ -11,7 +11,9 @@ Examples::
 The engine goes to ``--output`` or into ``--cache-dir`` under its cache key (model sha256 + precision + TensorRT
 version + GPU [+ shape], see ``face_ssd_ros.detect.engine_cache``), with a sidecar JSON (key fields + the manifest) that
 the TensorRT backend checks before loading. A valid cached engine is reused (``--force`` rebuilds).
-Works with TensorRT 8.x (JetPack 4.6: 8.2) and 10.x. Needs ``tensorrt`` and ``pycuda``; imports no PyTorch.
+Works with TensorRT 8.x (JetPack 4.6: 8.0.1, 4.6.1+: 8.2.1) and 10.x; TensorRT 11 builds only strongly typed
+networks, so there it makes fp32 engines (the default there) and refuses fp16/int8 with what to do instead.
+Needs ``tensorrt`` and ``pycuda``; imports no PyTorch.
 """
 import argparse
 import hashlib
@@ -25,16 +27,19 @@ import threading
 import time
 
 from face_ssd_ros.detect import engine_cache
+from face_ssd_ros.detect.backends.tensorrt_backend import default_precision, strongly_typed_only, \
+    unsupported_precision_message
 from face_ssd_ros.detect.manifest import ManifestError, ModelManifest, load_manifest
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 EVALUATION_ONLY_MARKER = 'EVALUATION_ONLY__DO_NOT_TRAIN'
 DEFAULT_WORKSPACE_MB = 256
 DEFAULT_CALIB_COUNT = 200
-PRECISION_HELP = ('fp16 (default) is the right choice on a Jetson Nano: its Maxwell GPU runs FP16 at twice the FP32 '
-                  'rate but has no INT8 support (no DP4A / tensor cores), so int8 gains nothing there and costs '
-                  'accuracy. int8 pays off on Xavier / Orin / Turing and newer (needs --calib-images). fp32 is the '
-                  'accuracy reference.')
+PRECISION_HELP = ('fp16 (default; fp32 on TensorRT 11, which builds strongly typed networks only) is the right '
+                  'choice on a Jetson Nano: its Maxwell GPU runs FP16 at twice the FP32 rate but has no INT8 support '
+                  '(no DP4A / tensor cores), so int8 gains nothing there and costs accuracy. int8 pays off on Xavier '
+                  '/ Orin / Turing and newer (needs --calib-images; TensorRT 8.x-10.x). fp32 is the accuracy '
+                  'reference.')
 
 
 class BuildError(RuntimeError):
@@ -261,6 +266,9 @@ class CalibrationFeeder(object):
 
 def make_calibrator(trt, cuda, feeder):
     """An ``IInt8EntropyCalibrator2`` that feeds TensorRT from ``feeder`` through one reusable device buffer."""
+    if not hasattr(trt, 'IInt8EntropyCalibrator2'):  # TensorRT >= 11: no implicit INT8 calibration
+        raise BuildError(unsupported_precision_message(trt, 'int8') or 'this TensorRT %s has no INT8 calibrator API'
+                         % getattr(trt, '__version__', '?'))
     state = {'device': None, 'nbytes': 0}
 
     def upload(batch):
@@ -372,14 +380,20 @@ def build_serialized_engine(trt, onnx_path, manifest, precision, workspace_mb=DE
 
     ``precision``: fp32|fp16|int8 (int8 needs ``calibrator`` and also enables fp16 for layers without INT8 kernels);
     ``profile``: ``{'min'|'opt'|'max': (w, h)}`` for a dynamic-size model, else None (the manifest's fixed size).
-    Chooses per TensorRT version: explicit-batch network flag (< 10), ``set_memory_pool_limit`` (>= 8.4) vs
-    ``max_workspace_size`` (8.2/8.3), ``build_serialized_network`` (>= 8.0) vs ``build_engine``.
+    Chooses per TensorRT version: explicit-batch network flag (< 10), strongly typed network (>= 11, no FP16/INT8
+    builder flags: fp32 only, anything else is a BuildError saying what to do), ``set_memory_pool_limit`` (>= 8.4)
+    vs ``max_workspace_size`` (8.2/8.3), ``build_serialized_network`` (>= 8.0) vs ``build_engine``.
     """
+    unsupported = unsupported_precision_message(trt, precision)
+    if unsupported:
+        raise BuildError(unsupported)
     version = version_tuple(trt.__version__)
     logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flags = 0
-    if version < (10,):
+    if strongly_typed_only(trt):
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    elif version < (10,):
         flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
@@ -525,7 +539,7 @@ def build_parser():
     p.add_argument('model', metavar='MODEL.onnx', help='exported ONNX model (face-ssd-export)')
     p.add_argument('--manifest', default=None, metavar='JSON',
                    help='model manifest (default: MODEL.json beside the model, else the one embedded in it)')
-    p.add_argument('--precision', choices=engine_cache.PRECISIONS, default='fp16', help=PRECISION_HELP)
+    p.add_argument('--precision', choices=engine_cache.PRECISIONS, default=None, help=PRECISION_HELP)
     p.add_argument('--workspace-mb', type=int, default=DEFAULT_WORKSPACE_MB,
                    help='builder workspace limit in MiB (default %(default)s; the Nano shares 4 GB with the CPU)')
     p.add_argument('--min', default=None, metavar='WxH', help='dynamic-size models: smallest input size')
@@ -588,6 +602,10 @@ def run(args, log=_log):
         version = tensorrt_version(trt)
     except BackendError as exc:
         raise BuildError(str(exc))
+    args.precision = args.precision or default_precision(trt)
+    unsupported = unsupported_precision_message(trt, args.precision)
+    if unsupported:
+        raise BuildError(unsupported)
     cuda.init()
     if args.device >= cuda.Device.count():
         raise BuildError('CUDA device %d does not exist (%d visible).' % (args.device, cuda.Device.count()))
@@ -638,6 +656,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         if args.print_trtexec:
+            args.precision = args.precision or 'fp16'  # the trtexec of TensorRT 8.x-10.x
             manifest = read_manifest(args.model, args.manifest)
             profile = parse_profile(args)
             output, cache_dir = _engine_target(args, manifest, profile)

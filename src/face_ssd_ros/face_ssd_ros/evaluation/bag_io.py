@@ -1,10 +1,13 @@
 """Evaluation bags (rosbag2, sqlite3 or mcap) written and read with the pure-Python ``rosbags`` library (no rclpy).
 
 An evaluation bag holds, per image, three messages with the same header (stamp and frame_id) written at the same
-log time (the stamp): ``sensor_msgs/Image`` on :data:`DEFAULT_TOPICS` ``image``, the ground truth as
-``vision_msgs/Detection2DArray`` on ``ground_truth`` (encoding: :mod:`face_ssd_ros.evaluation.gt_encoding`) and
-optionally ``sensor_msgs/CameraInfo``. A bag recorded while evaluating (``ros2 bag record /ground_truth
-/detections``) adds detection arrays; their log time is the recorder's receive time.
+log time (the stamp): ``sensor_msgs/Image`` on :data:`DEFAULT_TOPICS` ``image`` (or ``sensor_msgs/CompressedImage``,
+JPEG / PNG, on ``image`` + ``/compressed``), the ground truth as ``vision_msgs/Detection2DArray`` on
+``ground_truth`` (encoding: :mod:`face_ssd_ros.evaluation.gt_encoding`) and optionally ``sensor_msgs/CameraInfo``.
+A bag recorded while evaluating (``ros2 bag record /ground_truth /detections``) adds detection arrays; their log
+time is the recorder's receive time. A robot's own recording has images (mostly CompressedImage) and no ground
+truth: :func:`find_image_topic` and :func:`find_ground_truth_topic` accept it, and
+:func:`copy_with_detections` writes a copy of any bag with a detection topic added.
 
 Types come from the rosbags typestore of a ROS 2 distro (``ROS_DISTRO``, default kilted). ``vision_msgs`` is not in
 those stores: it is registered from the interface definitions (:func:`vision_msgs_dir`), which give the same
@@ -19,6 +22,10 @@ from face_ssd_ros.stamp_cache import ns_to_stamp
 
 STORAGES = ('sqlite3', 'mcap')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
+COMPRESSED_IMAGE_TYPE = 'sensor_msgs/msg/CompressedImage'
+#: Message types of an image topic: raw or compressed (image_transport's two common transports).
+IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
+IMAGE_FORMATS = ('raw', 'jpeg', 'png')
 CAMERA_INFO_TYPE = 'sensor_msgs/msg/CameraInfo'
 DETECTIONS_TYPE = 'vision_msgs/msg/Detection2DArray'
 DEFAULT_TOPICS = {'image': '/image_raw', 'camera_info': '/camera_info', 'ground_truth': '/ground_truth',
@@ -130,6 +137,32 @@ def image_msg(ts, header, image_rgb, encoding='rgb8'):
     return msg
 
 
+def compressed_image_msg(ts, header, fmt, data):
+    """sensor_msgs/CompressedImage with ``format`` ``fmt`` and the encoded bytes ``data`` (stored as given, so a
+    test can write a damaged frame)."""
+    msg = default_message(ts, COMPRESSED_IMAGE_TYPE)
+    msg.header, msg.format = header, str(fmt)
+    msg.data = np.frombuffer(bytes(data), dtype=np.uint8).copy()
+    return msg
+
+
+def image_transport_of(msgtype):
+    """``'raw'`` for sensor_msgs/Image, ``'compressed'`` for sensor_msgs/CompressedImage (BagError otherwise)."""
+    if msgtype not in IMAGE_TYPES:
+        raise BagError('%s is not an image message type (%s)' % (msgtype, ', '.join(IMAGE_TYPES)))
+    return 'raw' if msgtype == IMAGE_TYPE else 'compressed'
+
+
+def decode_image(msgtype, msg, out_order='RGB'):
+    """np.uint8 ``[H, W, 3]`` of an Image / CompressedImage read from a bag. Raises UnsupportedEncoding,
+    ImageSizeError (raw) or ImageDecodeError (compressed: empty, truncated, undecodable), all ValueErrors."""
+    if msgtype == COMPRESSED_IMAGE_TYPE:
+        from face_ssd_ros.msgs.compressed import compressed_to_array
+        return compressed_to_array(msg.format, msg.data, out_order=out_order)
+    from face_ssd_ros.msgs.image_codec import image_to_array
+    return image_to_array(msg.encoding, msg.height, msg.width, msg.step, msg.data, out_order=out_order)
+
+
 def camera_info_msg(ts, header, calibration):
     """sensor_msgs/CameraInfo from a :class:`face_ssd_ros.camera.info.CameraCalibration`."""
     msg = default_message(ts, CAMERA_INFO_TYPE)
@@ -142,14 +175,14 @@ def camera_info_msg(ts, header, calibration):
 
 def detection_array_msg(ts, header, rows):
     """vision_msgs/Detection2DArray from rows ``(x1, y1, x2, y2, score, label[, id])`` (pixels); the array and
-    every Detection2D carry ``header``; ``id`` defaults to the row index (the detections contract)."""
+    every Detection2D carry ``header``; ``id`` defaults to '' (an untracked box, the detections contract)."""
     msg = default_message(ts, DETECTIONS_TYPE)
     msg.header = header
-    for index, row in enumerate(rows):
+    for row in rows:
         x1, y1, x2, y2, score, label = row[:6]
         item = default_message(ts, 'vision_msgs/msg/Detection2D')
         item.header = header
-        item.id = str(row[6]) if len(row) > 6 else str(index)
+        item.id = str(row[6]) if len(row) > 6 and row[6] is not None else ''
         hypothesis = default_message(ts, 'vision_msgs/msg/ObjectHypothesisWithPose')
         hypothesis.hypothesis.class_id = str(label)
         hypothesis.hypothesis.score = float(score)
@@ -170,30 +203,35 @@ class BagWriter(object):
             bag.write_frame(stamp_ns, 'camera', image_rgb, ground_truth)
 
     ``topics``: overrides of :data:`DEFAULT_TOPICS`; ``camera_info``: also write CameraInfo (pinhole unless a
-    calibration is given per frame); ``encoding``: rgb8 | bgr8. The bag folder must not exist yet.
+    calibration is given per frame); ``encoding``: rgb8 | bgr8 of raw images; ``image_format``: ``raw``
+    (sensor_msgs/Image) or ``jpeg`` / ``png`` (sensor_msgs/CompressedImage, image_transport's format string, on
+    ``image`` + ``/compressed`` unless the ``image`` topic is given); ``ground_truth``: False = a bag without a
+    ground-truth topic, as a robot records one. The bag folder must not exist yet.
     """
 
-    def __init__(self, path, storage='sqlite3', topics=None, camera_info=False, encoding='rgb8', distro=None):
+    def __init__(self, path, storage='sqlite3', topics=None, camera_info=False, encoding='rgb8', distro=None,
+                 image_format='raw', ground_truth=True, jpeg_quality=90):
         rosbag2, _ = _rosbags()
         if storage not in STORAGES:
             raise BagError('storage must be one of %s, got %r' % (', '.join(STORAGES), storage))
+        if image_format not in IMAGE_FORMATS:
+            raise BagError('image_format must be one of %s, got %r' % (', '.join(IMAGE_FORMATS), image_format))
         if os.path.exists(path):
             raise BagError('%s exists already; choose a new bag folder (bags are never overwritten)' % path)
         self.path = path
         self.topics = dict(DEFAULT_TOPICS, **(topics or {}))
+        if image_format != 'raw' and not (topics or {}).get('image'):
+            self.topics['image'] = DEFAULT_TOPICS['image'] + '/compressed'
         self.encoding = encoding
+        self.image_format = image_format
+        self.jpeg_quality = int(jpeg_quality)
         self.ts = make_typestore(distro)
-        plugin = rosbag2.StoragePlugin.MCAP if storage == 'mcap' else rosbag2.StoragePlugin.SQLITE3
-        try:
-            self._writer = rosbag2.Writer(path, version=8, storage_plugin=plugin)
-        except TypeError:  # older rosbags (the last ones for Python 3.8): sqlite3 only, no version argument
-            if storage != 'sqlite3':
-                raise BagError('this rosbags version writes sqlite3 bags only; use --storage sqlite3 or upgrade rosbags')
-            self._writer = rosbag2.Writer(path)
-        self._writer.open()
+        self._writer = _open_writer(rosbag2, path, storage)
         self._connections = {}
         self.frames = 0
-        wanted = [('image', IMAGE_TYPE), ('ground_truth', DETECTIONS_TYPE)]
+        wanted = [('image', IMAGE_TYPE if image_format == 'raw' else COMPRESSED_IMAGE_TYPE)]
+        if ground_truth:
+            wanted.append(('ground_truth', DETECTIONS_TYPE))
         if camera_info:
             wanted.append(('camera_info', CAMERA_INFO_TYPE))
         for key, msgtype in wanted:
@@ -207,19 +245,37 @@ class BagWriter(object):
     def _write(self, key, msgtype, msg, log_time_ns):
         self._writer.write(self._connection(key, msgtype), int(log_time_ns), self.ts.serialize_cdr(msg, msgtype))
 
-    def write_frame(self, stamp_ns, frame_id, image_rgb, ground_truth, calibration=None):
-        """One image + its ground truth (:class:`face_ssd_ros.evaluation.gt_encoding.GroundTruth`) (+ CameraInfo
-        when enabled),
-        all with the header ``(stamp_ns, frame_id)`` and log time ``stamp_ns``."""
+    def write_frame(self, stamp_ns, frame_id, image_rgb, ground_truth=None, calibration=None, image_data=None):
+        """One image + its ground truth (:class:`face_ssd_ros.evaluation.gt_encoding.GroundTruth`; None = no
+        ground-truth message for this frame) (+ CameraInfo when enabled), all with the header ``(stamp_ns,
+        frame_id)`` and log time ``stamp_ns``.
+
+        ``image_data``: the encoded bytes to store as they are instead of encoding ``image_rgb`` (compressed
+        formats only; e.g. a truncated JPEG for a test). ``image_rgb`` still gives the CameraInfo size.
+        """
         from face_ssd_ros.evaluation.gt_encoding import gt_rows
         header = header_msg(self.ts, stamp_ns, frame_id)
-        self._write('ground_truth', DETECTIONS_TYPE, detection_array_msg(self.ts, header, gt_rows(ground_truth)),
-                    stamp_ns)
+        if ground_truth is not None:
+            if 'ground_truth' not in self._connections:
+                raise BagError('this BagWriter was opened with ground_truth=False')
+            self._write('ground_truth', DETECTIONS_TYPE,
+                        detection_array_msg(self.ts, header, gt_rows(ground_truth)), stamp_ns)
         if 'camera_info' in self._connections:
             from face_ssd_ros.camera.info import pinhole
             cal = calibration or pinhole(image_rgb.shape[1], image_rgb.shape[0])
             self._write('camera_info', CAMERA_INFO_TYPE, camera_info_msg(self.ts, header, cal), stamp_ns)
-        self._write('image', IMAGE_TYPE, image_msg(self.ts, header, image_rgb, self.encoding), stamp_ns)
+        if self.image_format == 'raw':
+            if image_data is not None:
+                raise BagError('image_data needs a compressed image_format (jpeg or png)')
+            self._write('image', IMAGE_TYPE, image_msg(self.ts, header, image_rgb, self.encoding), stamp_ns)
+        else:
+            from face_ssd_ros.msgs.compressed import array_to_compressed, compressed_format
+            if image_data is None:
+                fmt, image_data = array_to_compressed(image_rgb, self.image_format, 'RGB', self.jpeg_quality)
+            else:
+                fmt = compressed_format(self.image_format, 'RGB')
+            self._write('image', COMPRESSED_IMAGE_TYPE, compressed_image_msg(self.ts, header, fmt, image_data),
+                        stamp_ns)
         self.frames += 1
 
     def write_detections(self, stamp_ns, frame_id, rows, log_time_ns=None):
@@ -240,6 +296,18 @@ class BagWriter(object):
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def _open_writer(rosbag2, path, storage):
+    plugin = rosbag2.StoragePlugin.MCAP if storage == 'mcap' else rosbag2.StoragePlugin.SQLITE3
+    try:
+        writer = rosbag2.Writer(path, version=8, storage_plugin=plugin)
+    except TypeError:  # older rosbags (the last ones for Python 3.8): sqlite3 only, no version argument
+        if storage != 'sqlite3':
+            raise BagError('this rosbags version writes sqlite3 bags only; use --storage sqlite3 or upgrade rosbags')
+        writer = rosbag2.Writer(path)
+    writer.open()
+    return writer
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -267,31 +335,63 @@ class BagReader(object):
         return sum(c.msgcount for c in self._reader.connections if c.topic == topic)
 
     def find_topic(self, msgtype, wanted='', role='topic', prefer_suffix=None):
-        """The topic of ``msgtype``: ``wanted`` if given (checked), else the only one, else the one ending with
-        ``prefer_suffix``. Raises BagError listing the bag's topics and saying which option picks one."""
+        """The topic of ``msgtype`` (one type, or a tuple of accepted types): ``wanted`` if given (checked), else
+        the only one, else the one ending with ``prefer_suffix``. Raises BagError listing the bag's topics and
+        saying which option picks one."""
+        types = (msgtype,) if isinstance(msgtype, str) else tuple(msgtype)
+        what = ' or '.join(types)
         topics = self.topics()
         if wanted:
-            if topics.get(wanted) != msgtype:
+            if topics.get(wanted) not in types:
                 raise BagError('%s: %s %r is not a %s topic of this bag; its topics: %s'
-                               % (self.path, role, wanted, msgtype, _listing(topics)))
+                               % (self.path, role, wanted, what, _listing(topics)))
             return wanted
-        matches = sorted(t for t, m in topics.items() if m == msgtype)
+        matches = sorted(t for t, m in topics.items() if m in types)
         if prefer_suffix and len(matches) > 1:
             matches = [t for t in matches if t.rstrip('/').endswith(prefer_suffix)] or matches
         if len(matches) != 1:
-            raise BagError('%s: %s %s topic in this bag (%s); name the %s explicitly. Topics: %s'
-                           % (self.path, 'no' if not matches else 'more than one', msgtype, ', '.join(matches),
-                              role, _listing(topics)))
+            raise BagError('%s: %s %s topic in this bag%s; name the %s explicitly. Topics: %s'
+                           % (self.path, 'no' if not matches else 'more than one', what,
+                              ' (%s)' % ', '.join(matches) if matches else '', role, _listing(topics)))
         return matches[0]
+
+    def find_image_topic(self, wanted='', role='image topic'):
+        """``(topic, msgtype)`` of the bag's images: sensor_msgs/Image or sensor_msgs/CompressedImage, ``wanted``
+        if given, else the only image topic (of either type), else the one ending in ``image_raw``."""
+        topic = self.find_topic(IMAGE_TYPES, wanted, role, 'image_raw')
+        return topic, self.topics()[topic]
+
+    def find_ground_truth_topic(self, wanted='', role='ground-truth topic'):
+        """The ground-truth Detection2DArray topic, or None when the bag has none (a robot's recording).
+
+        ``wanted``: that topic (BagError if it is not a Detection2DArray topic of the bag). Else the one ending in
+        ``ground_truth``; else the only Detection2DArray topic unless its name ends in ``detections`` (a
+        detector's output, e.g. written by :func:`copy_with_detections`: pass it as ``wanted`` to use it as the
+        reference). Several candidates: BagError asking to name one.
+        """
+        if wanted:
+            return self.find_topic(DETECTIONS_TYPE, wanted, role)
+        arrays = sorted(t for t, m in self.topics().items() if m == DETECTIONS_TYPE)
+        named = [t for t in arrays if t.rstrip('/').endswith('ground_truth')]
+        candidates = named or [t for t in arrays if not t.rstrip('/').endswith('detections')]
+        if len(candidates) > 1:
+            raise BagError('%s: several Detection2DArray topics could be the ground truth (%s); name the %s '
+                           'explicitly' % (self.path, ', '.join(candidates), role))
+        return candidates[0] if candidates else None
+
+    def storage(self):
+        """Storage plugin of the bag: ``'sqlite3'`` or ``'mcap'``."""
+        with open(os.path.join(self.path, 'metadata.yaml')) as f:
+            text = f.read()
+        return 'mcap' if 'storage_identifier: mcap' in text else 'sqlite3'
 
     def _connections(self, topics):
         return [c for c in self._reader.connections if c.topic in set(topics)]
 
     def raw(self, topics):
-        """``(topic, msgtype, log_time, data)`` of the messages of ``topics`` (none for an empty list: rosbags would
-        read every connection)."""
+        """``(topic, msgtype, log_time, data)`` of the messages of ``topics`` (none for an empty list)."""
         connections = self._connections(topics)
-        if not connections:
+        if not connections:  # rosbags reads every topic for an empty list: none asked, none given
             return
         for conn, log_time, data in self._reader.messages(connections=connections):
             yield conn.topic, conn.msgtype, log_time, data
@@ -315,3 +415,78 @@ class BagReader(object):
 
 def _listing(topics):
     return ', '.join('%s (%s)' % kv for kv in sorted(topics.items())) or 'none'
+
+
+# ---------------------------------------------------------------------------------------------- writing back
+def copy_with_detections(src, dst, image_topic, detections, topic=DEFAULT_TOPICS['detections'], storage=None,
+                         distro=None):
+    """Copy bag ``src`` into a new bag ``dst`` with a vision_msgs/Detection2DArray topic ``topic`` added.
+
+    ``detections``: ``{index: (rows, delay_ns)}`` by the 0-based index of the image on ``image_topic`` (bag
+    order); rows ``(x1, y1, x2, y2, score, label)`` in pixels. Each array gets the header of its image (stamp and
+    frame_id as recorded) and the log time of its image + ``delay_ns`` (the measured detection latency, 0 when
+    unknown), as if a recorder had received it then. Images without an entry (frames the detector skipped or
+    dropped) get no array. Every message of ``src`` is copied unchanged; a topic whose type is neither in the
+    typestore nor described in ``src`` is left out and named in the result.
+
+    ``storage``: 'sqlite3' | 'mcap' (default: that of ``src``). Returns ``{'arrays': n, 'messages': copied,
+    'skipped_topics': [...]}``. Raises BagError when ``dst`` exists or ``topic`` is already in ``src``.
+    """
+    rosbag2, _ = _rosbags()
+    detections = dict(detections)
+    with BagReader(src, distro) as reader:
+        topics = reader.topics()
+        if topic in topics:
+            raise BagError('%s already has a topic %s; choose another name for the detections' % (src, topic))
+        if topics.get(image_topic) not in IMAGE_TYPES:
+            raise BagError('%s: %s is not an image topic of this bag' % (src, image_topic))
+        storage = storage or reader.storage()
+        if storage not in STORAGES:
+            raise BagError('storage must be one of %s, got %r' % (', '.join(STORAGES), storage))
+        if os.path.exists(dst):
+            raise BagError('%s exists already; choose a new bag folder (bags are never overwritten)' % dst)
+        ts = reader.ts
+        writer = _open_writer(rosbag2, dst, storage)
+        try:
+            out, skipped = {}, []
+            for conn in reader._reader.connections:
+                added = _copy_connection(writer, conn, ts)
+                if added is None:
+                    skipped.append(conn.topic)
+                else:
+                    out[conn.id] = added
+            det_conn = writer.add_connection(topic, DETECTIONS_TYPE, typestore=ts)
+            index, arrays, copied = 0, 0, 0
+            for conn, log_time, data in reader._reader.messages():
+                if conn.id not in out:
+                    continue
+                writer.write(out[conn.id], log_time, data)
+                copied += 1
+                if conn.topic != image_topic:
+                    continue
+                if index in detections:
+                    rows, delay_ns = detections[index]
+                    image = ts.deserialize_cdr(data, conn.msgtype)
+                    header = header_msg(ts, image.header.stamp.sec * 1000000000 + image.header.stamp.nanosec,
+                                        image.header.frame_id)
+                    writer.write(det_conn, int(log_time + max(0, int(delay_ns or 0))),
+                                 ts.serialize_cdr(detection_array_msg(ts, header, rows), DETECTIONS_TYPE))
+                    arrays += 1
+                index += 1
+        finally:
+            writer.close()
+    return {'arrays': arrays, 'messages': copied, 'skipped_topics': sorted(set(skipped))}
+
+
+def _copy_connection(writer, conn, ts):
+    """A connection of ``writer`` like the reader's ``conn`` (same topic, type, QoS), or None when the type is
+    unknown here and the source bag does not describe it."""
+    ext = conn.ext
+    kwargs = dict(serialization_format=getattr(ext, 'serialization_format', 'cdr'),
+                  offered_qos_profiles=getattr(ext, 'offered_qos_profiles', ()) or ())
+    if conn.msgtype in ts.types:
+        return writer.add_connection(conn.topic, conn.msgtype, typestore=ts, **kwargs)
+    msgdef = getattr(conn.msgdef, 'data', None) or None
+    if msgdef and conn.digest:
+        return writer.add_connection(conn.topic, conn.msgtype, msgdef=msgdef, rihs01=conn.digest, **kwargs)
+    return None

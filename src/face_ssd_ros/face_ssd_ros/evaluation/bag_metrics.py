@@ -9,9 +9,13 @@ and at the end computes, over the paired frames, with the shared metric core (:m
 * the official WIDER Easy / Medium / Hard AP when the ground truth carries the setting membership;
 * latency per detection array (receive time minus image stamp; ms: count, mean, p50, p95, max);
 * frame accounting: ground-truth frames, detection arrays, evaluated (paired) frames, dropped frames (ground truth
-  without a detection array), detection arrays without ground truth, duplicate stamps.
+  without a detection array), detection arrays without ground truth, duplicate stamps;
+* what was detected, with or without ground truth: arrays, frames with detections, boxes per label, scores.
 
 Dropped frames are left out of the AP (it measures the model on the frames it saw) and reported separately.
+Without any ground truth (a robot's own recording) there is no accuracy: ``voc`` and ``recall_at_fppi`` are None,
+``ground_truth`` is False, and a frame counts as dropped when it was published (``expected_frames``: the replay's
+count, the bag's images) but no detection array came back.
 """
 import collections
 
@@ -54,6 +58,7 @@ class EvaluationAccumulator(object):
         self.latency = RollingLatency(LATENCY_WINDOW)
         self.gt_frames = 0
         self.detection_arrays = 0
+        self.detected = DetectionSummary()
 
     def add_ground_truth(self, key, gt):
         """A ground-truth frame (:class:`face_ssd_ros.evaluation.gt_encoding.GroundTruth`) stamped ``key``."""
@@ -68,7 +73,9 @@ class EvaluationAccumulator(object):
         self.detection_arrays += 1
         if latency_ms is not None:
             self.latency.add(latency_ms)
-        pair = self._pairer.add_b(key, list(rows))
+        rows = list(rows)
+        self.detected.add(rows)
+        pair = self._pairer.add_b(key, rows)
         if pair is not None:
             self.frames[key] = pair
 
@@ -76,22 +83,85 @@ class EvaluationAccumulator(object):
         """Ground-truth frames still waiting for their detection array."""
         return self._pairer.pending()[0]
 
-    def counters(self):
-        """Frame accounting (see the module docstring) as a dict of ints."""
+    def counters(self, expected_frames=None):
+        """Frame accounting (see the module docstring) as a dict of ints. ``expected_frames``: images that were
+        sent to the detector, when known (added as ``images``); without ground truth the dropped frames are
+        ``expected_frames`` minus the detection arrays (None when unknown)."""
         c = self._pairer.counters()
         pending_gt, pending_det = self._pairer.pending()
-        return collections.OrderedDict([
+        out = collections.OrderedDict([
             ('ground_truth_frames', self.gt_frames), ('detection_arrays', self.detection_arrays),
             ('evaluated_frames', len(self.frames)), ('dropped_frames', c['unmatched_a'] + pending_gt),
             ('detections_without_ground_truth', c['unmatched_b'] + pending_det),
             ('duplicate_stamps', c['duplicates'])])
+        if expected_frames is not None:
+            out['images'] = int(expected_frames)
+        if not self.gt_frames:
+            out['dropped_frames'] = None if expected_frames is None else \
+                max(0, int(expected_frames) - (self.detection_arrays - c['duplicates']))
+        return out
 
-    def result(self, settings=None):
-        """Metrics over the paired frames: :func:`compute_metrics` plus ``frames`` and ``latency_ms``."""
-        out = compute_metrics(self.frames, settings or EvaluationSettings())
-        out['frames'] = self.counters()
+    def result(self, settings=None, expected_frames=None):
+        """Metrics over the paired frames (:func:`compute_metrics`; without any ground truth
+        :func:`metrics_without_ground_truth`) plus ``ground_truth`` (bool), ``frames`` (:meth:`counters`),
+        ``detections`` (:meth:`DetectionSummary.to_dict`) and ``latency_ms``."""
+        settings = settings or EvaluationSettings()
+        has_gt = self.gt_frames > 0
+        out = compute_metrics(self.frames, settings) if has_gt else metrics_without_ground_truth(settings)
+        out['ground_truth'] = has_gt
+        out['frames'] = self.counters(expected_frames)
+        out['detections'] = self.detected.to_dict()
         out['latency_ms'] = self.latency.summary() if self.latency.count else None
         return out
+
+
+class DetectionSummary(object):
+    """What a detector reported, independent of any ground truth: arrays, frames with at least one box, boxes per
+    label, boxes per array, score range."""
+
+    def __init__(self):
+        self.arrays = 0
+        self.frames_with_detections = 0
+        self.boxes = 0
+        self.max_boxes = 0
+        self.labels = collections.Counter()
+        self._score_sum = 0.0
+        self._score_min = None
+        self._score_max = None
+
+    def add(self, rows):
+        """One detection array: rows ``(x1, y1, x2, y2, score, label)``."""
+        self.arrays += 1
+        self.boxes += len(rows)
+        self.max_boxes = max(self.max_boxes, len(rows))
+        if rows:
+            self.frames_with_detections += 1
+        for row in rows:
+            score = float(row[4])
+            self.labels[str(row[5])] += 1
+            self._score_sum += score
+            self._score_min = score if self._score_min is None else min(self._score_min, score)
+            self._score_max = score if self._score_max is None else max(self._score_max, score)
+
+    def to_dict(self):
+        """``{"arrays", "frames_with_detections", "boxes", "boxes_per_array", "max_boxes_per_array",
+        "labels": {label: n}, "score": null | {"min", "mean", "max"}}``."""
+        return collections.OrderedDict([
+            ('arrays', self.arrays), ('frames_with_detections', self.frames_with_detections),
+            ('boxes', self.boxes), ('boxes_per_array', self.boxes / float(self.arrays) if self.arrays else None),
+            ('max_boxes_per_array', self.max_boxes), ('labels', dict(sorted(self.labels.items()))),
+            ('score', None if not self.boxes else collections.OrderedDict([
+                ('min', self._score_min), ('mean', self._score_sum / self.boxes), ('max', self._score_max)]))])
+
+
+def metrics_without_ground_truth(settings=None):
+    """The metric part of a result when there is no ground truth: ``settings`` and nothing to score (``voc``,
+    ``recall_at_fppi`` and ``wider`` None, no curves)."""
+    settings = settings or EvaluationSettings()
+    return collections.OrderedDict([
+        ('settings', {'iou_threshold': settings.iou_threshold, 'fppi': list(settings.fppi),
+                      'use_07_metric': settings.use_07_metric}),
+        ('voc', None), ('recall_at_fppi', None), ('wider', None), ('curves', collections.OrderedDict())])
 
 
 def _voc_inputs(frames):

@@ -109,10 +109,12 @@ def gt_from_msg(msg):
 
     Boxes and labels are read as detections are (:func:`face_ssd_ros.msgs.convert.msg_to_detections`); the flags
     come from each ``id``. If any box carries a ``wider=`` flag, ``wider`` is an ``[M, 3]`` array (boxes without
-    one: all False).
+    one: all False). An empty id (a detector's box without a track id, e.g. detections written back into a bag and
+    used as the reference) is a plain box; a track id reads as a box index, which carries no flag either.
     """
     items = msg_to_detections(msg)
-    flags = [parse_gt_id(item.id) for item in msg.detections]
+    flags = [parse_gt_id(item.id) if str(item.id).strip() else (i, False, None)
+             for i, item in enumerate(msg.detections)]
     has_wider = any(w is not None for _, _, w in flags)
     wider = [w if w is not None else (False, False, False) for _, _, w in flags] if has_wider else None
     return GroundTruth.create([[d.x1, d.y1, d.x2, d.y2] for d in items], [d.label for d in items],

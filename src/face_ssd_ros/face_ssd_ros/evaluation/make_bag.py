@@ -5,7 +5,9 @@
     face-ssd-make-bag --voc data/VOC2007 --image-set test --labels person --out bags/voc_test
     face-ssd-make-bag --video walk.mp4 --annotations walk.csv --out bags/walk        # fps: the video's own
 
-Per image the bag gets ``sensor_msgs/Image`` on ``--image-topic`` and the ground truth as
+Per image the bag gets ``sensor_msgs/Image`` on ``--image-topic`` (with ``--image-format jpeg|png`` a
+``sensor_msgs/CompressedImage`` instead, on ``--image-topic`` + ``/compressed`` unless the topic is given, as a
+robot records it) and the ground truth as
 ``vision_msgs/Detection2DArray`` on ``--gt-topic`` (+ ``sensor_msgs/CameraInfo`` with ``--camera-info``), all with
 the same header (stamp, ``--frame-id``) and log time. Stamps start at ``--start-time`` (default: now) and advance
 by 1/``--fps``. The ground-truth encoding (ignore boxes, WIDER Easy / Medium / Hard) is described in
@@ -17,7 +19,7 @@ import sys
 import time
 
 from face_ssd_ros.evaluation import annotation_sources as sources
-from face_ssd_ros.evaluation.bag_io import BagError, BagWriter, DEFAULT_TOPICS, STORAGES
+from face_ssd_ros.evaluation.bag_io import BagError, BagWriter, DEFAULT_TOPICS, IMAGE_FORMATS, STORAGES
 
 DEFAULT_FPS = 10.0
 
@@ -53,9 +55,12 @@ def build_parser():
                    'epoch (default: now)')
     p.add_argument('--frame-id', default='camera', help='header frame_id (default camera)')
     p.add_argument('--encoding', choices=('rgb8', 'bgr8'), default='rgb8', help='image encoding (default rgb8)')
+    p.add_argument('--image-format', choices=IMAGE_FORMATS, default='raw', help='raw = sensor_msgs/Image '
+                   '(default); jpeg / png = sensor_msgs/CompressedImage, as image_transport "compressed" writes it')
     p.add_argument('--camera-info', action='store_true', help='also write sensor_msgs/CameraInfo (pinhole model)')
     p.add_argument('--max-frames', type=int, default=0, help='stop after this many frames (0 = all)')
-    p.add_argument('--image-topic', default=DEFAULT_TOPICS['image'])
+    p.add_argument('--image-topic', default=None, help='default %s (+ /compressed with --image-format jpeg|png)'
+                   % DEFAULT_TOPICS['image'])
     p.add_argument('--gt-topic', default=DEFAULT_TOPICS['ground_truth'])
     p.add_argument('--camera-info-topic', default=DEFAULT_TOPICS['camera_info'])
     p.add_argument('--distro', default=None, help='ROS 2 distro of the message definitions (default $ROS_DISTRO, '
@@ -81,7 +86,8 @@ def samples_from_args(args):
 
 
 def make_bag(samples, out, storage='sqlite3', fps=DEFAULT_FPS, start_time=None, frame_id='camera',
-             encoding='rgb8', camera_info=False, topics=None, total=None, progress=None, distro=None):
+             encoding='rgb8', camera_info=False, topics=None, total=None, progress=None, distro=None,
+             image_format='raw'):
     """Write ``samples`` (``(name, image_rgb, GroundTruth)``) into a new bag; returns ``(frames, boxes)``.
 
     Frame i is stamped ``start_time + i / fps`` (seconds; default start: now). ``progress(i, total, name)`` is
@@ -93,7 +99,7 @@ def make_bag(samples, out, storage='sqlite3', fps=DEFAULT_FPS, start_time=None, 
     period_ns = int(round(1e9 / fps))
     boxes = 0
     with BagWriter(out, storage=storage, topics=topics, camera_info=camera_info, encoding=encoding,
-                   distro=distro) as bag:
+                   distro=distro, image_format=image_format) as bag:
         for i, (name, image, gt) in enumerate(samples):
             bag.write_frame(start_ns + i * period_ns, frame_id, image, gt)
             boxes += len(gt.boxes)
@@ -124,17 +130,19 @@ def main(argv=None):
             samples = itertools.islice(samples, args.max_frames)
             total = min(total, args.max_frames) if total else args.max_frames
         fps = args.fps or source_fps or DEFAULT_FPS
-        topics = {'image': args.image_topic, 'ground_truth': args.gt_topic, 'camera_info': args.camera_info_topic}
+        image_topic = args.image_topic or DEFAULT_TOPICS['image'] + ('' if args.image_format == 'raw' else
+                                                                     '/compressed')
+        topics = {'image': image_topic, 'ground_truth': args.gt_topic, 'camera_info': args.camera_info_topic}
         frames, boxes = make_bag(samples, args.out, args.storage, fps, args.start_time, args.frame_id,
                                  args.encoding, args.camera_info, topics, total, _progress_printer(args.quiet),
-                                 args.distro)
+                                 args.distro, args.image_format)
     except (sources.AnnotationError, BagError, ValueError, FileNotFoundError) as exc:
         print('face-ssd-make-bag: %s' % exc, file=sys.stderr)
         return 2
     if not args.quiet:
         sys.stderr.write('\n')
     print('wrote %s (%s): %d frames, %d ground-truth boxes at %.3g fps; topics %s, %s%s'
-          % (args.out, args.storage, frames, boxes, fps, args.image_topic, args.gt_topic,
+          % (args.out, args.storage, frames, boxes, fps, image_topic, args.gt_topic,
              ', ' + args.camera_info_topic if args.camera_info else ''))
     return 0
 

@@ -1,1 +1,1 @@
-"""ROS messages (sensor_msgs, vision_msgs) <-> numpy arrays and Detections; message packages only, no rclpy."""
+"""ROS messages (sensor_msgs Image / CompressedImage, vision_msgs) <-> numpy arrays and Detections; no rclpy."""

@@ -1,7 +1,7 @@
 """rclpy glue shared by the face_ssd nodes: parameters from ParamSpec tables, image QoS, the node base class
 (summary, shutdown, diagnostics, clean-up of a node that fails to start) and the main() loop.
 
-Works on ROS 2 Humble (Python 3.8) and newer.
+Works on ROS 2 Humble (Python 3.6 on JetPack 4.6, 3.8+ elsewhere) and newer.
 """
 import array
 import numbers
@@ -15,10 +15,12 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
     SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 try:  # Iron and newer
@@ -206,8 +208,9 @@ def _destroy_unfinished(node):
             'cleaning up after the failed start also failed: %s: %s' % (type(exc).__name__, exc))
 
 
-class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
-    """Base class of the face_ssd nodes: what they share around their own work.
+class FaceSsdNodeMixin(object):
+    """What the face_ssd nodes share around their own work (mixed into an rclpy ``Node`` or ``LifecycleNode``,
+    see :class:`FaceSsdNode` and :class:`FaceSsdLifecycleNode`).
 
     * A node that fails in its constructor is destroyed (see :class:`_DestroyedOnFailedStart`), so ``shutdown()``
       must cope with a partly built node: set the attributes it uses before ``super().__init__``.
@@ -237,7 +240,7 @@ class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
         try:
             self.shutdown()
         finally:
-            result = super(FaceSsdNode, self).destroy_node()
+            result = super(FaceSsdNodeMixin, self).destroy_node()
         return result
 
     # ------------------------------------------------------------------ /diagnostics
@@ -301,15 +304,21 @@ class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
         holder.append(sub)
         return sub
 
-    def watched_publisher(self, msg_type, topic, qos):
-        """``create_publisher`` whose incompatible-QoS subscriptions are reported (:meth:`on_incompatible_qos`)."""
+    def watched_publisher(self, msg_type, topic, qos, lifecycle=False):
+        """``create_publisher`` whose incompatible-QoS subscriptions are reported (:meth:`on_incompatible_qos`);
+        ``lifecycle``: ``create_lifecycle_publisher`` (a managed node's publisher, silent while inactive)."""
         self._watch_state()
         holder = []
         events = PublisherEventCallbacks(
             incompatible_qos=lambda event: self.on_incompatible_qos('publisher', holder[0], qos, event))
-        pub = self.create_publisher(msg_type, topic, qos, event_callbacks=events)
+        create = self.create_lifecycle_publisher if lifecycle else self.create_publisher
+        pub = create(msg_type, topic, qos, event_callbacks=events)
         holder.append(pub)
         return pub
+
+    def unwatch(self, sub):
+        """Forget the source watch of ``sub`` (before it is destroyed: a managed node's deactivation)."""
+        self._watches = [w for w in self._watch_state() if w[0] is not sub]
 
     def _observe(self, watch, msg, info):
         header = getattr(msg, 'header', None)
@@ -360,6 +369,23 @@ class FaceSsdNode(Node, metaclass=_DestroyedOnFailedStart):
         return values, '; '.join(problems)
 
 
+class FaceSsdNode(FaceSsdNodeMixin, Node, metaclass=_DestroyedOnFailedStart):
+    """Base class of the face_ssd nodes (see :class:`FaceSsdNodeMixin`)."""
+
+
+class FaceSsdLifecycleNode(FaceSsdNodeMixin, LifecycleNode, metaclass=_DestroyedOnFailedStart):
+    """Base class of the managed (lifecycle) face_ssd nodes (see :class:`FaceSsdNodeMixin`); the subclass's
+    ``on_configure`` / ``on_activate`` / ... callbacks do the work of each transition."""
+
+    def lifecycle_state(self):
+        """Label of the current lifecycle state: unconfigured, inactive, active, finalized, or a transition state
+        (configuring, ...). rclpy has no public getter; its state machine is read directly."""
+        try:
+            return str(self._state_machine.current_state[1])
+        except Exception:  # before the state machine exists, or after the node was destroyed
+            return 'unknown'
+
+
 def image_qos(reliability, depth=1):
     """Image-topic QoS: sensor-data style, KEEP_LAST ``depth`` (1: only the newest frame), VOLATILE;
     ``reliability`` 'best_effort'|'reliable'."""
@@ -369,6 +395,18 @@ def image_qos(reliability, depth=1):
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(depth), durability=DurabilityPolicy.VOLATILE,
                       reliability=(ReliabilityPolicy.RELIABLE if reliability == 'reliable'
                                    else ReliabilityPolicy.BEST_EFFORT))
+
+
+def image_topic(node, transport, base='image_raw'):
+    """``(message class, topic name)`` of an image endpoint as image_transport names it: ``raw`` =
+    sensor_msgs/Image on ``base``; ``compressed`` = sensor_msgs/CompressedImage on the resolved ``base`` (namespace
+    and remapping applied, so ``-r image_raw:=/cam/image`` gives ``/cam/image/compressed``) + ``/compressed``."""
+    if transport not in params.IMAGE_TRANSPORTS:
+        raise StartupError('image_transport must be one of %s, got %r' % (', '.join(params.IMAGE_TRANSPORTS),
+                                                                          transport))
+    if transport == 'raw':
+        return Image, base
+    return CompressedImage, node.resolve_topic_name(base) + '/compressed'
 
 
 def detections_qos():

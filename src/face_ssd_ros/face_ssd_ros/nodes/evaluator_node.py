@@ -6,6 +6,10 @@ recall at
 fixed false positives per image, WIDER Easy / Medium / Hard AP when the ground truth carries the settings,
 latency and frame accounting (dropped frames = ground truth without a detection array).
 
+A bag without ground truth (a robot's own recording) is reported too: no accuracy (the report says plainly that
+there was no ground truth), but what the detector found, its latency, and the dropped frames (frames the replay
+published, from ``replay_done``, minus the detection arrays received).
+
 Latency = the time this node receives a detection array minus the array's header stamp (= the image stamp), both
 on this node's ROS clock: system time, or the ``/clock`` of ``ros2 bag play --clock`` with ``use_sim_time``. With
 the replay node's ``restamp`` the stamp is the image's publication time, so latency covers transport + detection.
@@ -17,7 +21,7 @@ written:
   ``drain_timeout`` s later; the node then finishes if ``exit_when_done``;
 * on every message on ``~/write_report`` (std_msgs/Empty): ``ros2 topic pub --once /evaluator/write_report
   std_msgs/msg/Empty {}``;
-* at shutdown (Ctrl-C) if ground truth arrived since the last report.
+* at shutdown (Ctrl-C) if ground truth or detections arrived since the last report.
 
 Run: ``ros2 run face_ssd_ros evaluator_node --ros-args -p output_dir:=runs/bag_eval``
 """
@@ -57,7 +61,7 @@ class EvaluatorNode(FaceSsdNode):
         self.accumulator = EvaluationAccumulator(p['cache_size'])
         self._replay_frames = None
         self._done_at = None
-        self._reported_gt = 0
+        self._reported = (0, 0)  # (ground-truth frames, detection arrays) of the last report
         self._bad_gt = 0
         qos = QoSProfile(depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
         self.gt_sub = self.qos_watched_subscription(Detection2DArray, 'ground_truth', self._on_ground_truth, qos)
@@ -93,7 +97,11 @@ class EvaluatorNode(FaceSsdNode):
     def _check_done(self):
         if self._done_at is None or self.finished.is_set():
             return
-        complete = self.accumulator.gt_frames >= self._replay_frames and not self.accumulator.waiting()
+        acc = self.accumulator
+        if acc.gt_frames:
+            complete = acc.gt_frames >= self._replay_frames and not acc.waiting()
+        else:  # no ground truth (yet): done once every published frame has its array
+            complete = acc.detection_arrays >= self._replay_frames
         if complete or time.monotonic() - self._done_at >= self._params.get('drain_timeout'):
             self.write_reports()
             if self._params.get('exit_when_done'):
@@ -109,21 +117,24 @@ class EvaluatorNode(FaceSsdNode):
     def write_reports(self):
         """Compute the metrics so far and write the report files; returns ``{kind: path}``."""
         p = self._params.values()
-        result = self.accumulator.result(self.settings())
-        source = {'mode': 'live (evaluator_node)', 'ground_truth_topic': self.gt_sub.topic_name,
+        result = self.accumulator.result(self.settings(), expected_frames=self._replay_frames)
+        gt_topic = self.gt_sub.topic_name if result['ground_truth'] else '%s (nothing received: no ground truth)' \
+            % self.gt_sub.topic_name
+        source = {'mode': 'live (evaluator_node)', 'ground_truth_topic': gt_topic,
                   'detections_topic': self.det_sub.topic_name,
                   'latency': 'evaluator receive time minus image stamp (%s clock)' % self.get_clock().clock_type.name,
                   'replay_frames': self._replay_frames, 'malformed_ground_truth': self._bad_gt}
         self.report = build_report(result, source)
         self.report_paths = write_reports(self.report, p['output_dir'], p['report_name'], plot=p['plot'])
-        self._reported_gt = self.accumulator.gt_frames
+        self._reported = (self.accumulator.gt_frames, self.accumulator.detection_arrays)
         self.get_logger().info('%s\nreports: %s' % (markdown_summary(self.report, 'evaluation (%s)' % self.get_name()),
                                                    ', '.join(self.report_paths.values())))
         return self.report_paths
 
     def shutdown(self):
-        """Write the reports if ground truth arrived since the last ones (idempotent)."""
-        if self.accumulator is not None and self.accumulator.gt_frames > self._reported_gt:
+        """Write the reports if ground truth or detections arrived since the last ones (idempotent)."""
+        if self.accumulator is not None and \
+                (self.accumulator.gt_frames, self.accumulator.detection_arrays) != self._reported:
             try:
                 self.write_reports()
             except Exception as exc:  # a failing plot must not hide the JSON / Markdown already written

@@ -3,9 +3,11 @@
 Images (``image_raw``) and arrays (``detections``) are paired by exact header stamp
 (:class:`face_ssd_ros.stamp_cache.StampPairer`, ``cache_size`` per side), so a box is always drawn on the frame it
 was detected in, whatever the detector's latency. The annotated image keeps the source header and encoding
-(rgb8 / bgr8; other encodings are published as bgr8). Optional: ``image_annotated/compressed``
-(sensor_msgs/CompressedImage, JPEG) and a video file (``video_path``, mp4v) at ``video_fps``, or with 0 (default) at the
-source's rate taken from the capture stamps (:class:`face_ssd_ros.detect.video.VideoRecorder`).
+(rgb8 / bgr8; other encodings, and compressed input, are published as bgr8). With ``image_transport:=compressed``
+the images come from ``image_raw/compressed`` (sensor_msgs/CompressedImage, JPEG / PNG), as for the detector; a
+frame that does not decode is counted (``skipped_image``) and skipped. Optional: ``image_annotated/compressed``
+(sensor_msgs/CompressedImage, JPEG) and a video file (``video_path``, mp4v) at ``video_fps``, or with 0 (default)
+at the source's rate taken from the capture stamps (:class:`face_ssd_ros.detect.video.VideoRecorder`).
 
 The image subscription queues ``image_queue_depth`` images (the detector's stays at depth 1): in one process, images
 that arrive while the detector works on a large frame wait instead of replacing the frame being detected, so every
@@ -23,12 +25,13 @@ from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros.config import params
+from face_ssd_ros.msgs.compressed import ImageDecodeError, compressed_format
 from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
-    image_qos, log_qos, run_node
+    image_qos, image_topic, log_qos, run_node
 from face_ssd_ros.detect.draw import RateMeter, draw_detections
 from face_ssd_ros.detect.video import VideoRecorder
-from face_ssd_ros.msgs.convert import array_to_image_msg, copy_header, image_msg_to_array, msg_to_detections
+from face_ssd_ros.msgs.convert import any_image_msg_to_array, array_to_image_msg, copy_header, msg_to_detections
 from face_ssd_ros.stamp_cache import StampPairer, stamp_key, stamp_to_ns
 from face_ssd_ros.stats import PipelineStats
 
@@ -60,7 +63,8 @@ class OverlayNode(FaceSsdNode):
         if p['publish_compressed']:
             self._create_compressed_pub()
         image_qos_in = image_qos(p['qos_reliability'], depth=p['image_queue_depth'])
-        self.image_sub = self.watched_subscription(Image, 'image_raw', self._on_image, image_qos_in, 'this overlay',
+        msg_type, topic = image_topic(self, p['image_transport'])
+        self.image_sub = self.watched_subscription(msg_type, topic, self._on_image, image_qos_in, 'this overlay',
                                                    label='images')
         self.det_sub = self.watched_subscription(Detection2DArray, 'detections', self._on_detections,
                                                  detections_qos(), 'this overlay', label='detections')
@@ -102,11 +106,12 @@ class OverlayNode(FaceSsdNode):
     def _annotate(self, image_msg, det_msg):
         t0 = time.perf_counter()
         p = self._settings
-        encoding = image_msg.encoding if image_msg.encoding in ('rgb8', 'bgr8') else 'bgr8'
+        encoding = getattr(image_msg, 'encoding', 'bgr8')  # a CompressedImage decodes to BGR
+        encoding = encoding if encoding in ('rgb8', 'bgr8') else 'bgr8'
         order = 'RGB' if encoding == 'rgb8' else 'BGR'
         try:
-            image = image_msg_to_array(image_msg, out_order=order)
-        except (UnsupportedEncoding, ImageSizeError) as exc:
+            image = any_image_msg_to_array(image_msg, out_order=order)
+        except (UnsupportedEncoding, ImageSizeError, ImageDecodeError) as exc:
             self.stats.increment('skipped_image')
             if 'image' not in self._warned:
                 self._warned.add('image')
@@ -125,7 +130,7 @@ class OverlayNode(FaceSsdNode):
             ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, int(p['jpeg_quality'])])
             if ok:
                 self.compressed_pub.publish(CompressedImage(header=copy_header(header),
-                                                            format='%s; jpeg compressed bgr8' % encoding,
+                                                            format=compressed_format('jpeg', order),
                                                             data=jpeg.tobytes()))
         if video:
             self._write_video(bgr, image_msg.header)
@@ -161,7 +166,8 @@ class OverlayNode(FaceSsdNode):
         """Where the overlay's input went: ``images_received``, ``arrays_received``, ``annotated``, ``written``
         (frames in the video, None without one), ``arrays_without_image`` (the image never arrived: dropped by the
         pairer, or still missing now), ``images_without_array`` (frames the detector did not process, or whose
-        array has not come yet), ``pending_arrays``, ``pending_images``."""
+        array has not come yet), ``pending_arrays``, ``pending_images``, ``undrawable`` (paired, but the image did
+        not decode: a damaged CompressedImage)."""
         c = self.stats.summary()['counters']
         pc = self._pairer.counters()
         pending_images, pending_arrays = self._pairer.pending()
@@ -169,7 +175,8 @@ class OverlayNode(FaceSsdNode):
                 'annotated': c.get('frames_annotated', 0),
                 'written': self._video.written if self._video is not None else None,
                 'arrays_without_image': pc['unmatched_b'], 'images_without_array': pc['unmatched_a'],
-                'pending_arrays': pending_arrays, 'pending_images': pending_images}
+                'pending_arrays': pending_arrays, 'pending_images': pending_images,
+                'undrawable': c.get('skipped_image', 0)}
 
     # ------------------------------------------------------------------ diagnostics / summary / shutdown
     def diagnostics_status(self):
@@ -186,7 +193,6 @@ class OverlayNode(FaceSsdNode):
             values.append(('video_fps', '%.2f' % (self._video.fps or 0.0)))
         status.values = [KeyValue(key=k, value=v) for k, v in values + watch_values]
         return status
-
 
     def summary_text(self):
         c = self.stats.summary()['counters']

@@ -31,11 +31,11 @@ def frame_accounting(published, detector_counters, overlay=None):
 
     ``published``: frames the camera published (None without a camera); ``detector_counters``: the detector's
     counters dict; ``overlay``: None or a dict with ``arrays_received``, ``annotated``, ``written`` (None = no
-    video), ``arrays_without_image``, ``pending_arrays``. Keys: ``published``, ``received``, ``processed``,
+    video), ``arrays_without_image``, ``pending_arrays``, optional ``undrawable``. Keys: ``published``, ``received``, ``processed``,
     ``skipped`` ({reason: n}), ``not_received`` (published - received, >= 0), ``from_other_publishers``
     (received - published, >= 0), ``complete`` (True when the detector side adds up), then with an overlay
     ``annotated``, ``written``, ``arrays_without_image``, ``pending_arrays``, ``arrays_not_delivered``
-    (processed arrays the overlay never received).
+    (processed arrays the overlay never received), ``undrawable`` (paired, but the image did not decode).
     """
     c = dict(detector_counters or {})
     received = int(c.get('frames_received', 0))
@@ -58,6 +58,7 @@ def frame_accounting(published, detector_counters, overlay=None):
         out['arrays_without_image'] = int(o.get('arrays_without_image', 0))
         out['pending_arrays'] = int(o.get('pending_arrays', 0))
         out['arrays_not_delivered'] = max(0, processed - int(o.get('arrays_received', 0)))
+        out['undrawable'] = int(o.get('undrawable', 0))
     return out
 
 
@@ -81,4 +82,7 @@ def format_accounting(acc):
                      'still waiting at the end' % (acc['annotated'], acc['processed'], video,
                                                    acc['arrays_without_image'], acc['arrays_not_delivered'],
                                                    acc['pending_arrays']))
+        if acc.get('undrawable'):
+            lines.append('  overlay: %d frame(s) paired but not drawn: the image did not decode (damaged '
+                         'CompressedImage)' % acc['undrawable'])
     return lines

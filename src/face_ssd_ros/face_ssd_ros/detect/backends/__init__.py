@@ -7,9 +7,9 @@ face_ssd_training registers ``torch`` (training checkpoints, for debugging), so 
 import importlib
 import os
 
-from face_ssd_ros.detect.backends.base import Backend, BackendError
+from face_ssd_ros.detect.backends.base import Backend, BackendError, BackendUnavailable
 
-__all__ = ['Backend', 'BackendError', 'BACKEND_NAMES', 'backend_for_path', 'create_backend']
+__all__ = ['Backend', 'BackendError', 'BackendUnavailable', 'BACKEND_NAMES', 'backend_for_path', 'create_backend']
 
 #: name -> (module, class, what to install when the import fails)
 _BACKENDS = {
@@ -42,13 +42,18 @@ def backend_for_path(model_path):
 def create_backend(name, model_path, manifest, **options):
     """Build backend ``name`` (auto|onnxruntime|tensorrt|torch) for ``model_path`` with its ``manifest``.
 
-    ``auto`` picks by file extension (.onnx -> onnxruntime, .engine/.plan/.trt -> tensorrt, .pt/.pth -> torch).
-    ``options`` go to the backend (e.g. ``num_threads``, ``input_size``). Raises :class:`BackendError`.
+    ``auto`` picks by file extension (.onnx -> onnxruntime, .engine/.plan/.trt -> tensorrt, .pt/.pth -> torch); for an
+    .onnx model where onnxruntime is not installed (the JetPack 4.6 image without its wheel) it runs the model's
+    cached TensorRT engine instead and says so in the backend's ``note``.
+    ``options`` go to the backend (e.g. ``num_threads``, ``input_size``). Raises :class:`BackendError`
+    (:class:`BackendUnavailable` when the backend's library is not installed).
     """
     if name not in BACKEND_NAMES:
         raise BackendError('unknown backend %r; choose one of %s.' % (name, ', '.join(BACKEND_NAMES)))
     if name == 'auto':
         name = backend_for_path(model_path)
+        if name == 'onnxruntime':
+            return _auto_onnx(model_path, manifest, options)
     if name in _BACKENDS:
         module_name, class_name, install_hint = _BACKENDS[name]
     else:
@@ -61,8 +66,27 @@ def create_backend(name, model_path, manifest, **options):
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise BackendError('backend %r is not available here (%s): install %s.' % (name, exc, install_hint))
+        raise BackendUnavailable('backend %r is not available here (%s): install %s.' % (name, exc, install_hint))
     return getattr(module, class_name)(model_path, manifest, **options)
+
+
+def _auto_onnx(model_path, manifest, options):
+    """``auto`` on an .onnx model: ONNX Runtime where it is installed, else the model's cached TensorRT engine."""
+    try:
+        return create_backend('onnxruntime', model_path, manifest, **options)
+    except BackendUnavailable as no_onnxruntime:
+        reason = no_onnxruntime
+    try:
+        backend = create_backend('tensorrt', model_path, manifest, **options)
+    except BackendUnavailable as no_tensorrt:
+        raise BackendError('backend auto has nothing to run %s with: %s Neither is TensorRT usable: %s'
+                           % (model_path, reason, no_tensorrt))
+    except BackendError as exc:
+        raise BackendError('onnxruntime is not installed here, so backend auto tried TensorRT for %s: %s'
+                           % (model_path, exc))
+    backend.note = ('backend auto: onnxruntime is not installed here, so %s runs on TensorRT (engine %s)'
+                    % (model_path, getattr(backend, 'engine_path', '?')))
+    return backend
 
 
 def plugin_backends():

@@ -6,6 +6,11 @@ class BackendError(RuntimeError):
     """A backend cannot load or run the model; the message says what is wrong and what to do."""
 
 
+class BackendUnavailable(BackendError):
+    """The backend's library (onnxruntime, tensorrt, pycuda, ...) is not installed here; the message says how to get
+    it. ``auto`` then tries the next backend that can run the model (see ``create_backend``)."""
+
+
 class Backend(object):
     """Runs one exported model. Subclasses load in ``__init__`` and implement :meth:`infer`.
 
@@ -15,6 +20,9 @@ class Backend(object):
     """
 
     name = 'base'
+    #: one line for the start-up log when the backend was chosen for a reason the user should know (e.g. ``auto``
+    #: fell back to TensorRT because onnxruntime is not installed); None otherwise
+    note = None
 
     def __init__(self, model_path, manifest, **options):
         self.model_path = model_path

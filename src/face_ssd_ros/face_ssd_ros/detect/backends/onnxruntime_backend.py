@@ -1,7 +1,7 @@
 """ONNX Runtime backend (CPU by default; any installed execution provider on request)."""
 import os
 
-from face_ssd_ros.detect.backends.base import Backend, BackendError
+from face_ssd_ros.detect.backends.base import Backend, BackendError, BackendUnavailable
 
 _HINT = 'Re-export the model with face-ssd-export, or use the .json manifest that was exported with this model.'
 
@@ -34,9 +34,10 @@ class OnnxRuntimeBackend(Backend):
                                                  providers=providers, allow_spinning=allow_spinning, **options)
         try:
             import onnxruntime as ort
-        except ImportError:
-            raise BackendError('onnxruntime is not installed: pip install onnxruntime (or the onnxruntime-gpu wheel '
-                               'for your JetPack), or choose another backend.')
+        except ImportError as exc:
+            raise BackendUnavailable('onnxruntime is not installed here (%s): pip install onnxruntime (or the '
+                                     'onnxruntime-gpu wheel for your JetPack, docker/README.md), or choose backend '
+                                     '"tensorrt".' % exc)
         if not os.path.isfile(model_path):
             raise BackendError('model file not found: %s; set model_path to an exported .onnx file.' % model_path)
         providers = list(providers) if providers else ['CPUExecutionProvider']

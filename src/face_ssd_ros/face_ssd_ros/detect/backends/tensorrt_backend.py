@@ -1,11 +1,11 @@
 """TensorRT backend: runs a serialized engine built by ``face-ssd-build-engine`` on an NVIDIA GPU (Jetson or x86).
 
-Supports the TensorRT 8.x binding-index API (JetPack 4.6 ships TensorRT 8.2: ``get_binding_index``,
-``execute_async_v2``) and the tensor-name API (TensorRT >= 8.5, the only one in 10.x: ``set_tensor_address``,
-``execute_async_v3``), picked by feature detection. Memory: one page-locked host buffer and one device buffer per I/O
-tensor, one CUDA stream; ``infer`` = async H2D copy, enqueue, async D2H copies, one stream synchronise. Outputs are
-found by name (the manifest's ``scores`` / ``boxes`` names), never by position. Dynamic-shape engines get their input
-shape set per call (buffers are re-allocated when it changes).
+Supports the TensorRT 8.x binding-index API (JetPack 4.6 ships TensorRT 8.0.1, JetPack 4.6.1+ 8.2.1:
+``get_binding_index``, ``execute_async_v2``) and the tensor-name API (TensorRT >= 8.5, the only one in 10.x and
+11.x: ``set_tensor_address``, ``execute_async_v3``), picked by feature detection. Memory: one page-locked host
+buffer and one device buffer per I/O tensor, one CUDA stream; ``infer`` = async H2D copy, enqueue, async D2H copies,
+one stream synchronise. Outputs are found by name (the manifest's ``scores`` / ``boxes`` names), never by position.
+Dynamic-shape engines get their input shape set per call (buffers are re-allocated when it changes).
 
 Before deserializing, the engine is checked against its sidecar (``face_ssd_ros.detect.engine_cache.check_engine``)
 for the
@@ -21,7 +21,7 @@ import threading
 import numpy as np
 
 from face_ssd_ros.detect import engine_cache
-from face_ssd_ros.detect.backends.base import Backend, BackendError
+from face_ssd_ros.detect.backends.base import Backend, BackendError, BackendUnavailable
 
 DEFAULT_PRECISION = 'fp16'
 PRECISION_ENV = 'FACE_SSD_PRECISION'
@@ -37,15 +37,23 @@ _MISSING_PYCUDA_HINT = (
 
 
 def import_tensorrt():
-    """``(tensorrt, pycuda.driver)``; raises BackendError with an install hint when either is missing."""
+    """``(tensorrt, pycuda.driver)``; raises BackendError with an install hint when either is missing.
+
+    A ``tensorrt`` without ``__version__`` (e.g. the empty namespace package that the ``tensorrt-stubs`` type stubs
+    leave in site-packages) counts as missing.
+    """
     try:
         import tensorrt as trt
     except ImportError as exc:
-        raise BackendError(_MISSING_TRT_HINT.format(error=exc))
+        raise BackendUnavailable(_MISSING_TRT_HINT.format(error=exc))
+    if not getattr(trt, '__version__', None):
+        where = list(getattr(trt, '__path__', [])) or getattr(trt, '__file__', '?')
+        raise BackendUnavailable(_MISSING_TRT_HINT.format(
+            error='the `tensorrt` found at %s is not TensorRT, e.g. only its type stubs (tensorrt-stubs)' % (where,)))
     try:
         import pycuda.driver as cuda
     except ImportError as exc:
-        raise BackendError(_MISSING_PYCUDA_HINT.format(error=exc))
+        raise BackendUnavailable(_MISSING_PYCUDA_HINT.format(error=exc))
     return trt, cuda
 
 
@@ -56,6 +64,29 @@ def tensorrt_version(trt):
         raise BackendError('this `tensorrt` module reports no __version__ (TensorRT < 7?); face_ssd needs '
                            'TensorRT 8.x or 10.x.')
     return str(version)
+
+
+def strongly_typed_only(trt):
+    """True for a TensorRT whose builder has no FP16/INT8 flags (TensorRT >= 11: strongly typed networks only, the
+    precision of every layer comes from the model), False for TensorRT 8.x-10.x."""
+    return not hasattr(getattr(trt, 'BuilderFlag', None), 'FP16')
+
+
+def default_precision(trt):
+    """The engine precision used when none is asked for: 'fp16' (what a Jetson should run) where this TensorRT can
+    build it from an fp32 model (8.x-10.x), else 'fp32' (TensorRT >= 11, see :func:`strongly_typed_only`)."""
+    return 'fp32' if strongly_typed_only(trt) else DEFAULT_PRECISION
+
+
+def unsupported_precision_message(trt, precision):
+    """Why this TensorRT cannot build a ``precision`` engine from an fp32 ONNX model, and what to do; None if it can."""
+    if precision == 'fp32' or not strongly_typed_only(trt):
+        return None
+    return ('TensorRT %s builds strongly typed networks only (TensorRT 11 removed BuilderFlag.FP16/INT8 and INT8 '
+            'calibration), so it cannot turn this fp32 model into a %s engine. Use precision fp32 with this '
+            'TensorRT, or TensorRT 8.x-10.x for fp16/int8 (e.g. `pip install "tensorrt<11"`, or the '
+            'nvcr.io/nvidia/tensorrt:24.08-py3 base of docker/Dockerfile.x86).'
+            % (getattr(trt, '__version__', '?'), precision))
 
 
 def push_device_context(cuda_device):
@@ -112,7 +143,8 @@ class _TensorIO(object):
 
 
 class _BindingIO(object):
-    """Binding-index I/O API of TensorRT 7.x/8.x (JetPack 4.6: TensorRT 8.2). Uses optimization profile 0."""
+    """Binding-index I/O API of TensorRT 7.x/8.x (JetPack 4.6.x: TensorRT 8.0.1 / 8.2.1). Uses optimization profile
+    0."""
 
     api = 'bindings'
 
@@ -217,7 +249,7 @@ class TensorRTBackend(Backend):
     Options (others are ignored, so one option dict can serve every backend):
       ``device`` (int, default 0): CUDA device index;
       ``precision`` ('fp32'|'fp16'|'int8'): required precision (default: any for an engine path; for .onnx
-      ``$FACE_SSD_PRECISION`` or 'fp16');
+      ``$FACE_SSD_PRECISION``, else :func:`default_precision`: fp16, or fp32 on TensorRT >= 11);
       ``engine_cache_dir`` (str): cache for .onnx models (default ``$FACE_SSD_ENGINE_CACHE`` or
       ``<model dir>/engines``);
       ``check_source_model`` (bool, default True): if the ONNX model recorded in the sidecar exists, refuse the
@@ -268,11 +300,15 @@ class TensorRTBackend(Backend):
             raise BackendError('the TensorRT backend runs .engine/.plan/.trt files (or finds the cached engine of an '
                                '.onnx model); got %s.' % model_path)
         cache_dir = options.get('engine_cache_dir') or engine_cache.default_cache_dir(model_path)
-        precision = precision or os.environ.get(PRECISION_ENV) or DEFAULT_PRECISION
+        precision = precision or os.environ.get(PRECISION_ENV) or default_precision(self._trt)
         if not os.path.isfile(model_path):
             raise BackendError('model not found: %s' % model_path)
         path = find_cached_engine(cache_dir, model_path, manifest, precision, version, self.gpu_name)
         if path is None:
+            unsupported = unsupported_precision_message(self._trt, precision)
+            if unsupported:
+                raise BackendError('no %s TensorRT engine of %s in %s: %s' % (precision, model_path, cache_dir,
+                                                                              unsupported))
             raise BackendError('no %s TensorRT engine of %s for TensorRT %s on "%s" in %s. Build it once on this '
                                'machine with `%s` (minutes on a Jetson Nano), or choose backend "onnxruntime".'
                                % (precision, model_path, version, self.gpu_name, cache_dir,

@@ -12,8 +12,7 @@ each takes the ground-truth box of that class with the highest IoU in its image;
 ignored/difficult -> the detection is neither TP nor FP; IoU >= threshold and the box is still free -> TP (the box is
 taken); otherwise FP (also a second detection of a taken box).
 """
-from dataclasses import dataclass, field
-from typing import Dict, Hashable, Tuple
+from collections import namedtuple
 
 import numpy as np
 
@@ -22,30 +21,29 @@ from .boxes import as_boxes, iou_matrix
 AGNOSTIC = None  # pass as ``label`` to match every prediction against every ground-truth box, ignoring labels
 
 
-@dataclass
-class ClassMatches:
+class ClassMatches(namedtuple('ClassMatches', 'scores tp fp image_index num_positives num_images')):
     """Matching outcome of one class, detections sorted by descending score.
 
     scores/tp/fp: ``[D]`` (a detection matched to an ignored box has tp = fp = False); image_index: ``[D]`` int
     index into the sorted ground-truth image ids; num_positives: non-ignored ground-truth boxes; num_images.
     """
-    scores: np.ndarray
-    tp: np.ndarray
-    fp: np.ndarray
-    image_index: np.ndarray
-    num_positives: int
-    num_images: int
+
+    __slots__ = ()
 
 
-@dataclass
-class VOCResult:
+class VOCResult(object):
     """``ap[label]`` (NaN for a class without ground truth), ``map`` (mean over classes with ground truth, NaN if
     none), ``curves[label] = (recall [D], precision [D])``, ``num_gt[label]``, ``num_det[label]``."""
-    ap: Dict[Hashable, float]
-    map: float
-    curves: Dict[Hashable, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    num_gt: Dict[Hashable, int] = field(default_factory=dict)
-    num_det: Dict[Hashable, int] = field(default_factory=dict)
+
+    def __init__(self, ap, map, curves=None, num_gt=None, num_det=None):
+        self.ap = ap
+        self.map = map
+        self.curves = {} if curves is None else curves
+        self.num_gt = {} if num_gt is None else num_gt
+        self.num_det = {} if num_det is None else num_det
+
+    def __repr__(self):
+        return 'VOCResult(ap=%r, map=%r, num_gt=%r, num_det=%r)' % (self.ap, self.map, self.num_gt, self.num_det)
 
     def to_dict(self):
         """JSON-friendly summary (labels as strings, NaN as None)."""

@@ -23,8 +23,7 @@ Behaviour of the official MATLAB ``wider_eval.m`` (and its common Python port), 
 
 Deviation: a degenerate score range (all normalised scores equal) maps every score to 1.0 instead of NaN.
 """
-from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from collections import namedtuple
 
 import numpy as np
 
@@ -34,23 +33,27 @@ from .voc import average_precision
 SETTINGS = ('easy', 'medium', 'hard')
 
 
-@dataclass
-class WiderImageGT:
+class WiderImageGT(namedtuple('WiderImageGT', 'boxes keep')):
     """Ground truth of one image: ``boxes`` float64 ``[M, 4]`` x1, y1, x2, y2 (x2 = x + w) and ``keep[setting]`` int
     ``[K]`` 0-based indices of the boxes counted in that setting."""
-    boxes: np.ndarray
-    keep: Dict[str, np.ndarray]
+
+    __slots__ = ()
 
 
-@dataclass
-class WiderResult:
+class WiderResult(object):
     """``ap[setting]``; ``curves[setting] = (recall [T], precision [T])`` at the T thresholds (descending);
     ``num_faces[setting]``: counted boxes; ``num_images``; ``missing``: evaluated images without a prediction."""
-    ap: Dict[str, float]
-    curves: Dict[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    num_faces: Dict[str, int] = field(default_factory=dict)
-    num_images: int = 0
-    missing: List[str] = field(default_factory=list)
+
+    def __init__(self, ap, curves=None, num_faces=None, num_images=0, missing=None):
+        self.ap = ap
+        self.curves = {} if curves is None else curves
+        self.num_faces = {} if num_faces is None else num_faces
+        self.num_images = num_images
+        self.missing = [] if missing is None else missing
+
+    def __repr__(self):
+        return 'WiderResult(ap=%r, num_faces=%r, num_images=%r, missing=%d image(s))' % (
+            self.ap, self.num_faces, self.num_images, len(self.missing))
 
     def to_dict(self):
         """JSON-friendly summary (no curves)."""
