@@ -94,9 +94,10 @@ def main(argv=None):
     code = 0
     for mode, result in scenario['sessions']:
         checks, figures, lat_windows, rss_windows = check_run(result, args, scenario['period_ms'])
-        print('\n%s: sent %d (%.1f Hz), processed %.1f frames/s, not received %s, skipped %d, arrays %d'
+        print('\n%s: sent %d (%.1f Hz), processed %.1f frames/s, not received %s, skipped %d, arrays %d; CPU %%: %s'
               % (mode, figures['published'], figures['publish_rate'], figures['processed_fps'],
-                 figures['not_received'], sum(figures['skipped'].values()), figures['arrays']))
+                 figures['not_received'], sum(figures['skipped'].values()), figures['arrays'],
+                 benchlib.cpu_cell(figures['processes'])))
         print(format_windows(lat_windows, rss_windows))
         print('%s verdict:' % mode)
         code = max(code, benchlib.verdict(checks))

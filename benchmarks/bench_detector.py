@@ -1,14 +1,17 @@
 """Detector throughput and per-stage latency per backend and network input size (no ROS).
 
     python benchmarks/bench_detector.py [--backends onnxruntime,torch,tensorrt] [--sizes 320x240,640x480]
-        [--image-size 640x480] [--duration 10] [--warmup 20] [--threads 0] [--checkpoint best.pt]
-        [--engine 320x240=model.engine] [--json out/bench/detector.json]
+        [--image-size 640x480] [--duration 10] [--warmup 20] [--threads 0] [--allow-spinning]
+        [--checkpoint best.pt] [--engine 320x240=model.engine] [--json out/bench/detector.json]
 
 For each (backend, network input size): :class:`face_ssd_ros.detect.inference.FaceDetector` runs on a real photo
 (``../shared/data/faces/dlib``, else the demo scene) of ``--image-size`` for ``--duration`` seconds after
 ``--warmup`` untimed frames, and the table gives frames/s and mean / p50 / p95 ms of each stage the detector node
 times: conversion (sensor_msgs/Image bytes -> RGB array, as in the node), preprocess (resize + normalise),
-inference (backend), postprocess (decode, NMS), total.
+inference (backend), postprocess (decode, NMS), total, and the CPU % of the process over the timed frames (100 = one
+core; frames back to back, so it shows the cost per frame of a busy detector, not of one at 30 Hz: see
+bench_pipeline.py for that). ONNX Runtime's threads sleep between runs as in the detector node, unless
+``--allow-spinning``.
 
 Models: the shipped ONNX model runs at its own size (320x240). Other sizes, and the torch backend (which runs
 training checkpoints), use the shipped architecture exported at that size from ``--checkpoint`` (default
@@ -81,7 +84,8 @@ def run(args, log=print):
                     rows.append(row)
                     continue
                 try:
-                    detector = FaceDetector(models[size]['path'], backend=backend, num_threads=args.threads)
+                    detector = FaceDetector(models[size]['path'], backend=backend, num_threads=args.threads,
+                                            allow_spinning=args.allow_spinning)
                 except (BackendError, ValueError, OSError) as exc:
                     row['skipped'] = str(exc)
                     rows.append(row)
@@ -91,14 +95,15 @@ def run(args, log=print):
                 finally:
                     detector.close()
                 rows.append(row)
-                log('  %s %dx%d: %.1f frames/s' % (backend, size[0], size[1], row['fps']))
+                log('  %s %dx%d: %.1f frames/s, CPU %.0f %%' % (backend, size[0], size[1], row['fps'],
+                                                             row['cpu_percent']))
     return {'image': origin, 'image_size': [image.shape[1], image.shape[0]], 'threads': args.threads,
-            'rows': rows}
+            'allow_spinning': bool(args.allow_spinning), 'rows': rows}
 
 
 def format_rows(rows):
     stages = benchlib.DETECTOR_STAGES
-    headers = ['backend', 'input', 'frames/s'] + ['%s mean/p50/p95' % s for s in stages] + ['weights']
+    headers = ['backend', 'input', 'frames/s', 'CPU %'] + ['%s mean/p50/p95' % s for s in stages] + ['weights']
     table, skipped = [], []
     for r in rows:
         size = '%dx%d' % tuple(r['size'])
@@ -107,7 +112,7 @@ def format_rows(rows):
             continue
         cells = ['%.2f/%.2f/%.2f' % (r['stages'][s]['mean'], r['stages'][s]['p50'], r['stages'][s]['p95'])
                  for s in stages]
-        table.append([r['backend'], size, r['fps']] + cells + [r['weights']])
+        table.append([r['backend'], size, r['fps'], r.get('cpu_percent')] + cells + [r['weights']])
     out = benchlib.format_table(headers, table, floats='%.1f') if table else '(no backend ran)'
     return out + ('\n' + '\n'.join(skipped) if skipped else '')
 
@@ -120,6 +125,8 @@ def build_arg_parser():
     p.add_argument('--duration', type=float, default=10.0, help='timed seconds per row')
     p.add_argument('--warmup', type=int, default=20, help='untimed frames per row')
     p.add_argument('--threads', type=int, default=0, help='backend threads (0 = backend default)')
+    p.add_argument('--allow-spinning', action='store_true', help='let ONNX Runtime\'s threads busy-wait between '
+                   'frames (the detector parameter allow_spinning; default: they sleep)')
     p.add_argument('--checkpoint', default=None, help='training checkpoint for other sizes and the torch backend '
                    '(default runs/face_default/best.pt if present, else untrained weights)')
     p.add_argument('--engine', action='append', default=[], metavar='WxH=PATH', help='TensorRT engine per size')

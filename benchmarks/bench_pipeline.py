@@ -2,7 +2,7 @@
 
     python benchmarks/bench_pipeline.py [--rates 15,30,60] [--duration 20] [--modes inprocess,processes]
         [--overlay] [--image-size 640x480] [--overrun] [--overrun-size 1280x960] [--overrun-duration 30]
-        [--window 10] [--json out/bench/pipeline.json]
+        [--window 10] [--allow-spinning] [--json out/bench/pipeline.json]
 
 A fixture publisher node publishes one real photo (``--image-size``, rgb8) on ``image_raw`` at R Hz, stamped at
 publish time, with the camera node's QoS (sensor data, depth 1, best effort) -> the real detector node (+ the
@@ -15,7 +15,9 @@ file's command line). Per rate and mode it prints:
   queue or lost by best-effort DDS) and skipped by it (with reasons);
 * e2e latency mean / p50 / p95 / max (arrays of the first ``--settle`` seconds excluded) and the overhead ratio
   = e2e mean / bare inference mean (the detector's own ``inference`` stage);
-* CPU % (100 = one core) and resident memory of every process, sampled from /proc.
+* CPU % (100 = one core) of every process in each row (in-process mode: one process for all nodes), and their
+  resident memory, sampled from /proc. The detector runs with its defaults (ONNX Runtime's threads sleep between
+  frames; ``--allow-spinning`` lets them busy-wait, as ONNX Runtime does by default).
 
 ``--overrun``: input outruns the detector. The shipped model is exported at ``--overrun-size`` (a fixed-size
 model cannot be resized by parameters; see benchlib.prepare_models) so the detector is slow; its maximum rate is
@@ -34,10 +36,10 @@ benchlib.use_sources()
 
 def format_runs(rows):
     headers = ['mode', 'rate Hz', 'sent', 'sent Hz', 'arrays', 'dropped', 'e2e mean', 'p50', 'p95', 'max',
-               'infer ms', 'overhead']
+               'infer ms', 'overhead', 'CPU % per process']
     table = [[r['mode'], r['rate_hz'], r['published'], r['publish_rate'], r['arrays'], r['dropped'],
               r['e2e']['mean'], r['e2e']['p50'], r['e2e']['p95'], r['e2e']['max'], r['inference_ms'],
-              r['overhead_ratio']] for r in rows]
+              r['overhead_ratio'], benchlib.cpu_cell(r['processes'])] for r in rows]
     out = [benchlib.format_table(headers, table, floats='%.1f'), '', 'CPU and memory per process:']
     proc_rows = []
     for r in rows:
@@ -72,13 +74,13 @@ def overrun(args, image, log=print):
 
 def format_overrun(o, window):
     headers = ['mode', 'sent Hz', 'processed/s', 'sent', 'not received', 'skipped', 'first %gs p50/p95' % window,
-               'last %gs p50/p95' % window, 'p95 growth']
+               'last %gs p50/p95' % window, 'p95 growth', 'CPU % per process']
     rows = []
     for r in o['runs']:
         f, l = r['first_window'], r['last_window']
         rows.append([r['mode'], r['publish_rate'], r['processed_fps'], r['published'], r['not_received'],
                      sum(r['skipped'].values()), '%.1f/%.1f' % (f['p50'], f['p95']), '%.1f/%.1f' % (l['p50'], l['p95']),
-                     '%.2fx' % (l['p95'] / f['p95']) if f['p95'] > 0 else '-'])
+                     '%.2fx' % (l['p95'] / f['p95']) if f['p95'] > 0 else '-', benchlib.cpu_cell(r['processes'])])
     return ('input outruns the detector (%dx%d network input, %s; bare max %.1f frames/s, input %.1f Hz):\n'
             % (o['size'][0], o['size'][1], o['weights'], o['max_rate'], o['rate'])
             + benchlib.format_table(headers, rows, floats='%.1f'))
@@ -92,6 +94,8 @@ def build_arg_parser():
     p.add_argument('--overlay', action='store_true', help='run the overlay node too')
     p.add_argument('--image-size', default='640x480', help='published frame size WxH')
     p.add_argument('--model', default='', help='detector model ("" = the shipped model)')
+    p.add_argument('--allow-spinning', action='store_true', help='detector parameter allow_spinning: ONNX Runtime\'s '
+                   'threads busy-wait between frames (default: they sleep, CPU follows the work)')
     p.add_argument('--settle', type=float, default=1.0, help='seconds of arrays excluded from latency at start')
     p.add_argument('--no-rates', action='store_true', help='skip the fixed-rate runs (e.g. only --overrun)')
     p.add_argument('--overrun', action='store_true', help='also run the input-outruns-the-detector scenario')
@@ -100,6 +104,9 @@ def build_arg_parser():
     p.add_argument('--overrun-duration', type=float, default=30.0, help='seconds of the overrun run per mode')
     p.add_argument('--window', type=float, default=10.0, help='first/last window in seconds (overrun)')
     p.add_argument('--checkpoint', default=None, help='checkpoint to export the overrun model from')
+    p.add_argument('--cpu-target', type=float, default=15.0, help='CPU %% of one core the separate detector process '
+                   'may use at --cpu-target-rate (issue 17; printed PASS/FAIL, 0 = skip)')
+    p.add_argument('--cpu-target-rate', type=float, default=30.0, help='input rate of the CPU target (Hz)')
     p.add_argument('--domain-id', type=int, default=None, help='ROS_DOMAIN_ID (default: random 10..99)')
     p.add_argument('--json', default=None, help='also write the figures to this JSON file')
     return p
@@ -116,12 +123,17 @@ def main(argv=None):
     if not args.no_rates:
         for mode in args.modes:
             for rate in benchlib.parse_list(args.rates):
-                nodes = benchlib_ros.detector_pipeline(args.model, args.overlay)
+                nodes = benchlib_ros.detector_pipeline(args.model, args.overlay,
+                                                       extra={'detector.allow_spinning': args.allow_spinning})
                 result = benchlib_ros.run_session(mode, nodes, args.duration, image_rgb=image, rate_hz=rate)
                 out['runs'].append(benchlib.run_figures(result, args.settle))
         print('\nend-to-end latency [ms] (publish stamp -> detections received), overhead = e2e mean / inference '
               'mean')
         print(format_runs(out['runs']))
+        if 'processes' in args.modes and args.cpu_target > 0:
+            check = benchlib.cpu_target_check(out['runs'], args.cpu_target_rate, args.cpu_target)
+            out['cpu_target'] = check._asdict()
+            print('%s: %s (%s)' % (check.name, 'PASS' if check.ok else 'FAIL', check.detail))
     if args.overrun:
         out['overrun'] = overrun(args, image)
         print()

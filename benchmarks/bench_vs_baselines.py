@@ -122,15 +122,19 @@ def run(args, log=print):
         for _, sess, (h, w) in models:
             feeds.append({sess.get_inputs()[0].name: rng.uniform(-1, 1, (1, 3, h, w)).astype(np.float32)})
         times = [[] for _ in models]
+        cpu = [[0.0, 0.0] for _ in models]   # per model: [CPU s of this process, wall s] over its timed runs
         for (_, sess, _), feed in zip(models, feeds):
             for _ in range(args.warmup):
                 sess.run(None, feed)
         for _ in range(args.rounds):
             for k, ((_, sess, _), feed) in enumerate(zip(models, feeds)):
+                c0, w0 = time.process_time(), time.perf_counter()
                 for _ in range(args.runs):
                     t0 = time.perf_counter()
                     sess.run(None, feed)
                     times[k].append((time.perf_counter() - t0) * 1000.0)
+                cpu[k][0] += time.process_time() - c0
+                cpu[k][1] += time.perf_counter() - w0
         ours_ms = float(np.median(times[0]))
         for k, (name, src, (h, w), source_weights) in enumerate(sources):
             t = np.asarray(times[k])
@@ -138,18 +142,19 @@ def run(args, log=print):
             rows.append({'model': name, 'input_size': list(size), 'network_input': [w, h],
                          'median_ms': float(np.median(t)), 'p90_ms': float(np.percentile(t, 90)),
                          'runs': int(len(t)), 'x_slower_than_ours': float(np.median(t)) / ours_ms,
+                         'cpu_percent': 100.0 * cpu[k][0] / cpu[k][1] if cpu[k][1] > 0 else 0.0,
                          'gmacs': cost['gmacs'], 'convs': cost['convs'], 'weights': source_weights})
     return rows
 
 
 def format_table(rows, threads):
     lines = ['network-only CPU latency, ONNX Runtime, %d threads, batch 1, interleaved rounds' % threads,
-             '%-26s %-9s %-9s %7s %6s %9s %9s %12s' % ('model', 'input', 'network', 'GMACs', 'convs', 'median ms',
-                                                        'p90 ms', 'x ours time')]
+             '%-26s %-9s %-9s %7s %6s %9s %9s %12s %6s' % ('model', 'input', 'network', 'GMACs', 'convs',
+                                                            'median ms', 'p90 ms', 'x ours time', 'CPU %')]
     for r in rows:
-        lines.append('%-26s %-9s %-9s %7.3f %6d %9.2f %9.2f %12.2f' % (
+        lines.append('%-26s %-9s %-9s %7.3f %6d %9.2f %9.2f %12.2f %6.0f' % (
             r['model'], '%dx%d' % tuple(r['input_size']), '%dx%d' % tuple(r['network_input']), r['gmacs'],
-            r['convs'], r['median_ms'], r['p90_ms'], r['x_slower_than_ours']))
+            r['convs'], r['median_ms'], r['p90_ms'], r['x_slower_than_ours'], r['cpu_percent']))
     return '\n'.join(lines)
 
 

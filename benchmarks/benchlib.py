@@ -186,6 +186,30 @@ def read_proc(pid):
     return rss_kb / 1024.0, (utime + stime) / float(clock_ticks())
 
 
+def cpu_cell(processes):
+    """One table cell with the CPU % of every process of a run (``{name: {'cpu_percent', ...}}`` of
+    :meth:`ProcSampler.report`), e.g. ``detector 12 | overlay 4 | bench process 31``; 100 = one core."""
+    parts = []
+    for name, p in processes.items():
+        value = p.get('cpu_percent') if p else None
+        parts.append('%s %s' % (name.split(' (')[0], '-' if value is None else '%.0f' % value))
+    return ' | '.join(parts) or '-'
+
+
+def cpu_target_check(rows, rate_hz=30.0, limit_percent=15.0, process='detector'):
+    """Issue 17's CPU target as a :class:`Check`: in the separate-process runs (``run_figures`` rows) at
+    ``rate_hz``, the ``process`` uses at most ``limit_percent`` % of one core. Not ok when no such run exists."""
+    found = [r['processes'][process]['cpu_percent'] for r in rows if r['mode'] == 'processes'
+             and abs(float(r['rate_hz'] or 0) - rate_hz) < 1e-6 and r['processes'].get(process)
+             and r['processes'][process].get('cpu_percent') is not None]
+    if not found:
+        return Check('CPU: %s at %g Hz <= %g %% of a core' % (process, rate_hz, limit_percent), False,
+                     'no separate-process run at %g Hz' % rate_hz)
+    worst = max(found)
+    return Check('CPU: %s at %g Hz <= %g %% of a core' % (process, rate_hz, limit_percent), worst <= limit_percent,
+                 '%.1f %%' % worst)
+
+
 def cpu_percent(samples):
     """Mean CPU % (100 = one core) over ``[(t, rss_mb, cpu_s)]`` samples: CPU seconds used / wall seconds."""
     if len(samples) < 2 or samples[-1][0] <= samples[0][0]:
@@ -503,7 +527,9 @@ def time_detector(detector, image_rgb, duration, warmup, max_frames=0):
     node runs it: from rgb8 message bytes (conversion) through ``detect`` (preprocess, inference, postprocess).
 
     ``warmup`` untimed frames first, then frames for ``duration`` seconds (or ``max_frames``). Returns
-    ``{'frames', 'fps', 'stages': {stage: {count, mean, p50, p95, max}}}`` (ms) for :data:`DETECTOR_STAGES`.
+    ``{'frames', 'fps', 'cpu_percent', 'stages': {stage: {count, mean, p50, p95, max}}}`` (ms) for
+    :data:`DETECTOR_STAGES`; ``cpu_percent``: CPU time of this process (every thread, ONNX Runtime's pool included)
+    over the timed frames / their wall time, 100 = one core.
     """
     import array
     from face_ssd_ros.msgs.image_codec import array_to_image_fields, image_to_array
@@ -515,6 +541,7 @@ def time_detector(detector, image_rgb, duration, warmup, max_frames=0):
         detector.detect(image_to_array('rgb8', height, width, step, buf))
     frames = 0
     t_start = time.perf_counter()
+    cpu_start = time.process_time()
     while True:
         t0 = time.perf_counter()
         image = image_to_array('rgb8', height, width, step, buf, out_order='RGB')
@@ -528,7 +555,9 @@ def time_detector(detector, image_rgb, duration, warmup, max_frames=0):
         elapsed = t2 - t_start
         if elapsed >= duration or (max_frames and frames >= max_frames):
             break
+    cpu = time.process_time() - cpu_start
     return {'frames': frames, 'fps': frames / elapsed if elapsed > 0 else 0.0,
+            'cpu_percent': 100.0 * cpu / elapsed if elapsed > 0 else 0.0,
             'stages': dict((s, summarize(v)) for s, v in times.items())}
 
 

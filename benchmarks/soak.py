@@ -122,10 +122,10 @@ def main(argv=None):
             checks, acc, memory = soak_checks(result, settle, span, args.max_rss_growth_mb)
             e2e = benchlib.summarize(ms for _, ms in result['latencies'])
             print('\n%s: %.1f min, camera %s frames (%.1f Hz), detector received %d, processed %d, skipped %s, '
-                  'arrays received %d; e2e latency mean %.1f / p95 %.1f / max %.1f ms'
+                  'arrays received %d; e2e latency mean %.1f / p95 %.1f / max %.1f ms; CPU %%: %s'
                   % (mode, result['duration_s'] / 60.0, acc['published'], result['publish_rate'],
                      acc['detector_received'], acc['processed'], acc['skipped'] or 'none', acc['arrays_received'],
-                     e2e['mean'], e2e['p95'], e2e['max']))
+                     e2e['mean'], e2e['p95'], e2e['max'], benchlib.cpu_cell(result['processes'])))
             print(benchlib.format_table(['process', 'RSS start MB', 'end MB', 'max MB', 'growth MB', 'CPU %'], memory,
                                         floats='%.1f'))
             print(format_rss_timeline(result['rss'], max(span, args.sample_period)))

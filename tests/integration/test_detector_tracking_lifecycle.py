@@ -181,6 +181,8 @@ def test_lifecycle_transitions_over_services(ros_context, helpers, model_path, f
         active = g.detect(photo)
         assert active and all(d.score >= 0.9 for d in active) and all(d.track_id is None for d in active)
         assert g.detect(photo) and all(d.track_id is not None for d in g.col.arrays[-1][2])
+        # two frames take a few ms: stay active until /diagnostics has reported it (every 0.2 s)
+        g.wait(lambda: g.states[-1:] == ['active'], '/diagnostics with lifecycle_state active')
 
         assert g.transition(Transition.TRANSITION_DEACTIVATE) and g.state() == 'inactive'
         assert g.detector.detector is model and g.detector.sub is None   # the model stays loaded (warm)

@@ -97,6 +97,12 @@ def test_cli_other_formats(tmp_path, jpeg_writer, capsys):
     assert 'face=1' in capsys.readouterr().out
     assert main(['--format', 'voc', str(voc)]) == 2  # no trainval.txt
     assert "image_set='default'" in capsys.readouterr().err
+    # --root, as the README writes it, is the same as the positional folder
+    assert main(['--format', 'voc', '--root', str(voc), '--image-set', 'default', '--strict']) == 0
+    assert 'face=1' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(['--format', 'voc'])
+    assert exit_info.value.code == 2 and '--root' in capsys.readouterr().err
 
 
 def test_module_entry_point_runs(small_wider):

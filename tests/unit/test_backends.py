@@ -58,6 +58,7 @@ def test_onnxruntime_infer_matches_reference(grid_model, grid_boxes_fn):
     assert OnnxRuntimeBackend(grid_model, m).session.get_session_options().intra_op_num_threads == 0   # ORT default
     img = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
     scores, boxes = backend.infer(preprocess(img, m))
+    assert _spin_entries(backend) == ('0', '0')    # idle ORT threads sleep by default
     assert scores.shape == (1, 12, 2) and boxes.shape == (1, 12, 4)
     assert scores.dtype == np.float32 and boxes.dtype == np.float32
     np.testing.assert_allclose(scores[0], _reference_outputs(img), atol=1e-5)
@@ -70,6 +71,29 @@ def test_onnxruntime_infer_matches_reference(grid_model, grid_boxes_fn):
         pass
     with pytest.raises(BackendError, match='closed'):
         backend.infer(np.zeros((1, 3, 24, 32), np.float32))
+
+
+def _spin_entries(backend):
+    options = backend.session.get_session_options()
+    return tuple(options.get_session_config_entry(key) for key in ('session.intra_op.allow_spinning',
+                                                                    'session.inter_op.allow_spinning'))
+
+
+def test_allow_spinning_reaches_the_onnxruntime_session(grid_model):
+    from face_ssd_ros.detect.inference import FaceDetector
+    m = load_manifest(grid_model)
+    assert _spin_entries(create_backend('onnxruntime', grid_model, m, allow_spinning=True)) == ('1', '1')
+    assert _spin_entries(create_backend('onnxruntime', grid_model, m, allow_spinning=False)) == ('0', '0')
+    with FaceDetector(grid_model) as detector:              # the node's path: FaceDetector -> backend
+        assert _spin_entries(detector.backend) == ('0', '0')
+    with FaceDetector(grid_model, allow_spinning=True) as detector:
+        assert _spin_entries(detector.backend) == ('1', '1')
+    from face_ssd_ros.config import params
+    values = dict(params.defaults(params.DETECTOR_PARAMS), model_path=grid_model)
+    with FaceDetector.from_params(values) as detector:      # the detector nodes' path (nodes.detector_core)
+        assert _spin_entries(detector.backend) == ('0', '0')
+    with FaceDetector.from_params(dict(values, allow_spinning=True)) as detector:
+        assert _spin_entries(detector.backend) == ('1', '1')
 
 
 def _build(onnx_builder, tmp_path, name='m.onnx', **kwargs):

@@ -181,6 +181,61 @@ def test_format_table_and_sizes():
     assert benchlib.parse_list('15, 30,60') == [15.0, 30.0, 60.0]
 
 
+# ------------------------------------------------------------------------------------------------ CPU per row
+class _FakeDetector(object):
+    """``detect`` that either burns the CPU or sleeps for ``ms`` (what a spinning / sleeping thread pool costs)."""
+
+    def __init__(self, busy, ms=3.0):
+        self.busy, self.ms = busy, ms
+
+    def detect(self, image):
+        import collections
+        import time
+        end = time.perf_counter() + self.ms / 1000.0
+        if self.busy:
+            while time.perf_counter() < end:
+                pass
+        else:
+            time.sleep(self.ms / 1000.0)
+        times = collections.namedtuple('T', 'preprocess_ms inference_ms postprocess_ms')(0.0, self.ms, 0.0)
+        return [], times
+
+
+def test_time_detector_reports_the_cpu_of_the_process_per_row():
+    image = np.zeros((48, 64, 3), np.uint8)
+    busy = benchlib.time_detector(_FakeDetector(True), image, duration=0.3, warmup=1)
+    idle = benchlib.time_detector(_FakeDetector(False), image, duration=0.3, warmup=1)
+    assert 0 <= idle['cpu_percent'] < 25 < busy['cpu_percent'] <= 110   # a busy-waiting loop vs one that sleeps
+
+
+def test_every_benchmark_row_carries_cpu_per_process():
+    import bench_detector
+    import bench_pipeline
+    stage = {'mean': 1.0, 'p50': 1.0, 'p95': 2.0, 'count': 3, 'max': 2.0}
+    detector_rows = [{'backend': 'onnxruntime', 'size': (320, 240), 'weights': 'shipped model', 'fps': 200.0,
+                      'cpu_percent': 97.0, 'stages': dict((s, stage) for s in benchlib.DETECTOR_STAGES)}]
+    table = bench_detector.format_rows(detector_rows)
+    assert 'CPU %' in table.splitlines()[0] and '97.0' in table
+    mem = {'rss_mb_end': 150.0, 'rss_mb_max': 151.0}
+    processes = {'detector': dict(mem, cpu_percent=9.4), 'overlay': dict(mem, cpu_percent=3.0),
+                 'bench process (fixture+probe)': dict(mem, cpu_percent=21.0)}
+    assert benchlib.cpu_cell(processes) == 'detector 9 | overlay 3 | bench process 21'
+    assert benchlib.cpu_cell({'detector': {'cpu_percent': None}}) == 'detector -'
+    e2e = {'mean': 9.0, 'p50': 8.0, 'p95': 12.0, 'max': 15.0}
+    run = {'mode': 'processes', 'rate_hz': 30.0, 'published': 300, 'publish_rate': 30.0, 'arrays': 299, 'dropped': 1,
+           'e2e': e2e, 'inference_ms': 3.0, 'overhead_ratio': 3.0, 'processes': processes, 'checks': []}
+    text = bench_pipeline.format_runs([run])
+    assert 'CPU % per process' in text.splitlines()[0] and 'detector 9 | overlay 3 | bench process 21' in text
+    check = benchlib.cpu_target_check([run], 30.0, 15.0)
+    assert check.ok and check.detail == '9.4 %'
+    assert not benchlib.cpu_target_check([dict(run, processes={'detector': dict(mem, cpu_percent=89.0)})]).ok
+    assert not benchlib.cpu_target_check([dict(run, mode='inprocess')]).ok     # no separate-process run measured
+    overrun = {'size': (1280, 960), 'weights': 'untrained', 'max_rate': 20.0, 'rate': 40.0,
+               'runs': [dict(run, processed_fps=20.0, not_received=150, skipped={}, first_window=e2e,
+                             last_window=e2e)]}
+    assert 'detector 9 | overlay 3' in bench_pipeline.format_overrun(overrun, 10)
+
+
 def test_load_image_gives_rgb_of_the_requested_size(tmp_path):
     image, origin = benchlib.load_image(320, 240)
     assert image.shape == (240, 320, 3) and image.dtype == np.uint8 and origin
@@ -199,6 +254,7 @@ def test_bench_vs_baselines_times_every_model_in_the_same_rounds():
     ours = rows[0]
     assert ours['model'] == 'face_default (ours)' and ours['weights'] == 'shipped model'
     assert ours['x_slower_than_ours'] == 1.0 and ours['runs'] == 4 and ours['median_ms'] > 0
+    assert ours['cpu_percent'] > 0 and 'CPU %' in bench.format_table(rows, 1).splitlines()[1]
     try:
         import retinaface.weights  # noqa: F401
     except ImportError:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from face_ssd_ros.camera import source as cs
+from face_ssd_ros.camera.decode import image_complete
 
 
 def _write_images(folder, sizes, corrupt=()):
@@ -67,6 +68,30 @@ def test_loop_with_only_corrupt_images_ends(tmp_path):
     src = cs.open_source(folder, loop=True)
     assert src.read() == (False, None)
     assert src.finished and src.skipped == 2
+
+
+def test_a_truncated_jpeg_is_refused_alike_by_the_camera_and_face_ssd_detect(tmp_path):
+    """OpenCV's imread decodes a JPEG cut in half as a half-grey frame; both readers refuse it instead, by the one
+    rule of camera.decode.image_complete."""
+    from face_ssd_ros.detect import cli as detect_cli
+    folder = str(tmp_path / 'imgs')
+    os.makedirs(folder)
+    yy, xx = np.mgrid[0:120, 0:160]
+    assert cv2.imwrite(os.path.join(folder, 'a.jpg'), np.stack([xx, yy, xx + yy], -1).astype(np.uint8))
+    data = open(os.path.join(folder, 'a.jpg'), 'rb').read()
+    with open(os.path.join(folder, 'b_cut.jpg'), 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with open(os.path.join(folder, 'c_padded.jpg'), 'wb') as f:
+        f.write(data + b'\x00' * 100)                     # bytes after the end marker are fine
+    assert cv2.imread(os.path.join(folder, 'b_cut.jpg')) is not None   # what the camera used to publish
+    assert not image_complete(data[:len(data) // 2])[0] and image_complete(data) == (True, '')
+    assert image_complete(data + b'\x00' * 100) == (True, '')
+    src = cs.open_source(folder)
+    assert len(_drain(src)) == 2 and src.skipped == 1
+    assert src.skipped_paths == [os.path.join(folder, 'b_cut.jpg')] and 'truncated JPEG' in src.last_skip_reason
+    with pytest.raises(IOError, match='truncated JPEG'):
+        detect_cli.read_image_rgb(os.path.join(folder, 'b_cut.jpg'))
+    assert detect_cli.read_image_rgb(os.path.join(folder, 'c_padded.jpg')).shape == (120, 160, 3)
 
 
 def test_grayscale_image_becomes_bgr(tmp_path):
@@ -139,6 +164,21 @@ def test_csi_pipeline():
 def test_missing_v4l2_device_fails_with_hint():
     with pytest.raises(cs.SourceError, match='plugged in'):
         cs.open_source('/dev/video63', source_type='v4l2')
+
+
+def test_file_frames_keep_their_schedule_but_never_come_back_to_back():
+    period = 0.1
+    assert cs.next_file_slot(1.0, period, 1.02) == pytest.approx(1.1)     # on schedule
+    # a frame that took 0.5 s to read and publish (a 6000x4000 JPEG): the next one waits half a period instead of
+    # following at once and replacing it in the subscribers' depth-1 queues
+    assert cs.next_file_slot(1.0, period, 1.5) == pytest.approx(1.55)
+    slot, published = 0.0, []
+    for read_s in (0.01, 0.5, 0.01, 0.01):
+        now = max(slot, published[-1] if published else 0.0) + read_s
+        published.append(now)
+        slot = cs.next_file_slot(slot, period, now)
+    gaps = [b - a for a, b in zip(published, published[1:])]
+    assert min(gaps) >= period / 2 - 1e-9
 
 
 def test_backoff_grows_caps_and_resets():

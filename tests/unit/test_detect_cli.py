@@ -35,6 +35,23 @@ def test_detect_writes_original_pixels_and_skips_bad_images(tmp_path, grid_model
     assert 'skipped broken.jpg' in err and 'images/s' in err and 'ms mean' in err
 
 
+def test_a_folder_argument_stands_for_its_images(tmp_path, grid_model, capsys):
+    root = tmp_path / 'imgs'
+    root.mkdir()
+    write_square(root / 'b.png')
+    write_square(root / 'a.png')
+    (root / 'notes.txt').write_text('not an image')
+    out = tmp_path / 'pred.jsonl'
+    assert detect_cli.main(['--model', grid_model, str(root), '--out', str(out), '--quiet',
+                            '--score-threshold', '0.5']) == 0
+    lines = [json.loads(ln) for ln in out.read_text().splitlines()]
+    assert [ln['image'] for ln in lines] == [str(root / 'a.png'), str(root / 'b.png')]    # sorted, as the camera
+    assert all(len(ln['boxes']) == 1 for ln in lines)
+    (tmp_path / 'empty').mkdir()
+    assert detect_cli.main(['--model', grid_model, str(tmp_path / 'empty'), '--out', str(out), '--quiet']) == 2
+    assert 'no images given' in capsys.readouterr().err
+
+
 def test_low_threshold_keeps_weak_boxes(tmp_path, grid_model):
     img = write_square(tmp_path / 'a.png')
     out = tmp_path / 'p.jsonl'

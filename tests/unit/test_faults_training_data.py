@@ -79,6 +79,20 @@ def test_without_strict_the_bad_items_are_skipped_and_reported(tmp_path, faulty_
     assert '[data] VOCDataset' in capsys.readouterr().err
 
 
+def test_without_strict_every_skipped_item_is_printed_as_file_line_and_kept_in_a_file(tmp_path, faulty_voc, capsys):
+    cfg = _config(tmp_path, [{'format': 'voc', 'root': faulty_voc, 'image_set': 'default'}], strict=False)
+    issues = str(tmp_path / 'run' / 'data_issues.txt')
+    make_datasets(cfg, ['background', 'face'], None, None, str(tmp_path), issues_path=issues)
+    err = capsys.readouterr().err
+    for where, kind in (('corrupt.xml:2', 'corrupt_image'), ('outside.xml:8', 'box_outside_image'),
+                        ('dog.xml:8', 'unknown_label')):
+        line = [ln for ln in err.splitlines() if where in ln]
+        assert line and kind in line[0], err          # file:line and the reason, one item per line
+    assert 'report.format()' not in err and issues in err
+    written = open(issues).read().splitlines()
+    assert len(written) == 5 and any('dog.xml:8' in ln and "'dog'" in ln for ln in written)
+
+
 def test_training_with_only_empty_annotation_files_is_refused(tmp_path):
     os.makedirs(str(tmp_path / 'images'))
     (tmp_path / 'gt.txt').write_text('')

@@ -39,6 +39,7 @@ CONTRACT = {
         'input_width': ('int', 0, 4096, None, RO),
         'input_height': ('int', 0, 4096, None, RO),
         'num_threads': ('int', 0, 64, None, RO),
+        'allow_spinning': ('bool', None, None, None, RO),
         'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
         'diagnostics_period': ('double', 0.1, 60.0, None, RW),
@@ -57,9 +58,11 @@ CONTRACT = {
         'publish_compressed': ('bool', None, None, None, RW),
         'jpeg_quality': ('int', 1, 100, None, RW),
         'video_path': ('string', None, None, None, RO),
-        'video_fps': ('double', 1.0, 240.0, None, RW),
+        'video_fps': ('double', 0.0, 240.0, None, RW),
         'image_transport': ('string', None, None, ('raw', 'compressed'), RO),
         'qos_reliability': QOS,
+        'image_queue_depth': ('int', 1, 100, None, RO),
+        'diagnostics_period': ('double', 0.1, 60.0, None, RW),
     },
 }
 TABLES = {'camera': CAMERA_PARAMS, 'detector': DETECTOR_PARAMS, 'overlay': OVERLAY_PARAMS}
@@ -80,6 +83,7 @@ def test_notable_defaults():
     assert d['frame_id'] == 'camera' and d['width'] == 0 and d['max_frames'] == 0
     d = params.defaults(DETECTOR_PARAMS)
     assert d['model_path'] == '' and d['class_filter'] == [] and d['input_width'] == 0 and d['backend'] == 'auto'
+    assert d['allow_spinning'] is False   # ONNX Runtime threads sleep between frames unless asked otherwise
     assert d['tracking'] is True and d['managed'] is False and d['autostart'] is True
     assert set(params.TRACKING_PARAMS) <= set(d)
     assert d['image_transport'] == 'raw' == params.defaults(OVERLAY_PARAMS)['image_transport']

@@ -132,8 +132,8 @@ def main(argv=None):
     overrides = {'camera.source': os.path.abspath(footage), 'camera.source_type': 'video',
                  'camera.publish_rate': 0.0, 'camera.loop': False, 'camera.width': 0, 'camera.height': 0,
                  'detector.model_path': args.model,
-                 'overlay.video_path': os.path.abspath(os.path.join(args.out, 'annotated.mp4')),
-                 'overlay.video_fps': args.fps}
+                 'overlay.video_path': os.path.abspath(os.path.join(args.out, 'annotated.mp4'))}
+    # overlay.video_fps stays 0: the annotated video plays at the footage's own rate (from the capture stamps)
     if args.score_threshold is not None:
         overrides['detector.score_threshold'] = args.score_threshold
     try:

@@ -4,8 +4,10 @@
         --set detector.score_threshold=0.5 --duration 30 --jsonl out/detections.jsonl
 
 It stops when the camera finishes (end of a file without loop, max_frames) or after ``--duration`` seconds or on
-Ctrl-C, waits briefly for the last frames to leave the detector and overlay, and prints a summary: frames, faces,
-processed FPS and per-stage latency. ``--jsonl`` records every detection array as one JSON line::
+SIGINT (Ctrl-C) / SIGTERM (docker stop, systemd, timeout), waits for the frames in flight to leave the detector and
+overlay, closes the JSONL and the video, and prints a summary: frames, faces, processed FPS, per-stage latency and
+where every frame went (processed and written, or dropped with the reason). ``--jsonl`` records every detection
+array as one JSON line (flushed line by line)::
 
     {"stamp": {"sec": S, "nanosec": N}, "frame_id": "camera",
      "boxes": [[x1, y1, x2, y2, score, "face", track_id], ...]}
@@ -38,13 +40,15 @@ import os
 import sys
 import time
 
-import rclpy
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from vision_msgs.msg import Detection2DArray
 
-from face_ssd_ros.nodes.common import StartupError, detections_qos, to_parameter
+from face_ssd_ros.supervise.accounting import format_accounting, frame_accounting
+from face_ssd_ros.supervise.graph import neighbour_text
+from face_ssd_ros.nodes.common import StartupError, detections_qos, endpoint_name, init_rclpy, to_parameter
+from face_ssd_ros.supervise.stop import StopRequest
 from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, bag_nodes, build_pipeline, \
     config_nodes, default_environment, find_config
 from face_ssd_ros.detect.predictions import make_frame_record
@@ -101,6 +105,7 @@ class DetectionRecorder(Node):
             extra = {'bag_index': origin[0], 'bag_stamp': origin[1]} if origin else {}
             tracked = [r + (d.track_id,) for r, d in zip(rows, detections)]   # the 7th element: the track id
             self._file.write(json.dumps(make_frame_record(key, msg.header.frame_id, tracked, **extra)) + '\n')
+            self._file.flush()  # a run killed without warning (SIGKILL, power) still leaves every line so far
 
     def close(self):
         if self._file is not None:
@@ -170,27 +175,99 @@ def _stage_table(detector):
     return detector.stats.format_summary('detector per-stage latency') if detector is not None else ''
 
 
+def _progress(nodes, recorder):
+    """Counters that change while frames still move through the pipeline (the drain waits for them to settle)."""
+    detector, overlay = nodes.get('detector'), nodes.get('overlay')
+    out = [recorder.arrays]
+    if detector is not None:
+        out += [detector.stats.counter('frames_received'), detector.stats.counter('frames_processed')]
+    if overlay is not None:
+        acc = overlay.accounting()
+        out += [acc['images_received'], acc['arrays_received'], acc['annotated']]
+    return tuple(out)
+
+
+def _delivered(nodes, recorder):
+    """True when every frame the camera published reached the detector and every array it published reached the
+    recorder and the overlay."""
+    camera, detector, overlay = nodes.get('camera'), nodes.get('detector'), nodes.get('overlay')
+    if detector is None:
+        return True
+    processed = detector.stats.counter('frames_processed')
+    if recorder.arrays < processed or (overlay is not None and overlay.accounting()['arrays_received'] < processed):
+        return False
+    return camera is None or detector.stats.counter('frames_received') >= camera.stats.counter('frames')
+
+
+def _stop_sources(nodes):
+    """Stop the frame sources (camera, replay): nothing new enters while the frames in flight drain."""
+    for key in SOURCE_KEYS:
+        node = nodes.get(key)
+        if node is not None:
+            node.shutdown()
+
+
+def _own_publishers(nodes, topic):
+    """How many publishers of ``topic`` this runner's nodes have."""
+    count = 0
+    for node in nodes.values():
+        for pub in node.publishers:
+            if pub.topic_name == topic:
+                count += 1
+    return count
+
+
+def check_neighbours(nodes, recorder, warned, log):
+    """Warn (once per topic, through ``log``) when the pipeline's image or detections topic has publishers of other
+    processes: another pipeline in this ROS domain, whose frames would mix with ours."""
+    topics = []
+    for key, attribute in (('detector', 'sub'), ('overlay', 'image_sub')):
+        sub = getattr(nodes[key], attribute, None) if key in nodes else None
+        if sub is not None:  # (a managed detector that is not active has no subscription)
+            topics.append(sub.topic_name)
+    topics.append(recorder.sub.topic_name)
+    for topic in sorted(set(topics)):
+        if topic in warned:
+            continue
+        infos = recorder.get_publishers_info_by_topic(topic)
+        expected = _own_publishers(nodes, topic)
+        if len(infos) > expected:
+            warned.add(topic)
+            log('face_ssd_pipeline: WARNING: %s' % neighbour_text(topic, [endpoint_name(i) for i in infos], expected))
+
+
 def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeout=3.0, ros_args=None, log=print,
-        keep_detections=False):
-    """Run the described nodes in-process until the camera finishes, ``duration`` s pass, or Ctrl-C.
+        stop=None, keep_detections=False):
+    """Run the described nodes in-process until the camera finishes, ``duration`` s pass, or SIGINT / SIGTERM.
+
+    SIGINT (Ctrl-C) and SIGTERM (docker stop, systemd, timeout) end the run the same way (``stop``: a
+    :class:`face_ssd_ros.supervise.stop.StopRequest`, installed here from the main thread when not given): the
+    callback in hand finishes, the sources stop, the frames in flight drain (up to ``drain_timeout`` s), then the
+    JSONL and the video are closed and the summary is returned. A second signal skips the drain.
+
+    Before and during the run, publishers of other processes on the pipeline's image / detections topics are
+    reported through ``log`` (two pipelines in one ROS domain mix their frames).
 
     Returns a summary dict: frames (published by the camera), processed (detector), detections, labels
     (Counter), arrays_recorded, fps (processed frames per second while arrays flowed), annotated (overlay),
-    stages (detector per-stage latency), elapsed_s, stopped_by, ``kept`` (``keep_detections``: every detection
-    array by stamp, see :class:`DetectionRecorder`; else None) and ``nodes`` (the node objects, already
-    destroyed; their ``stats`` stay readable). Raises StartupError when a node cannot start.
+    accounting (:func:`face_ssd_ros.supervise.accounting.frame_accounting`: where every frame went), stages (detector
+    per-stage latency), elapsed_s, stopped_by, ``kept`` (``keep_detections``: every detection array by stamp, see
+    :class:`DetectionRecorder`; else None) and ``nodes`` (the node objects, already destroyed; their ``stats`` stay
+    readable). Raises StartupError when a node cannot start.
     """
     if executor not in EXECUTORS:
         raise ValueError('executor must be one of %s' % (EXECUTORS,))
     for key, value in default_environment().items():
         os.environ.setdefault(key, value)
+    own_stop = stop is None
+    stop = StopRequest().install() if own_stop else stop
     context = Context()
-    rclpy.init(args=ros_args, context=context)
     nodes = collections.OrderedDict()
     recorder = None
     stopped_by = 'duration'
     t_start = time.monotonic()
     try:
+        init_rclpy(ros_args, context=context, prog='face_ssd_pipeline')
         nodes = create_nodes(descriptions, context)
         replay = nodes.get('replay')
         recorder = DetectionRecorder(_detections_topic(descriptions, nodes), jsonl, context=context,
@@ -201,26 +278,44 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         for node in list(nodes.values()) + [recorder]:
             ex.add_node(node)
         start_camera(nodes, ex)
+        warned = set()
+        check_neighbours(nodes, recorder, warned, log)
         if 'replay' in nodes:
             nodes['replay'].start()  # it waits for its subscribers itself
         finishing = _finishing_nodes(nodes)
         t_start = time.monotonic()
-        finished_at = None
+        next_check = t_start + 1.0
+        draining_since = None
+        last_change, progress = t_start, None
         try:
             while context.ok():
                 ex.spin_once(timeout_sec=0.05)
                 now = time.monotonic()
-                if duration is not None and now - t_start >= duration:
-                    stopped_by = 'duration'
-                    break
-                if finishing and all(node.finished.is_set() for _, node in finishing):
-                    finished_at = finished_at or now
-                    quiet = now - (recorder.last_time or finished_at)
-                    if quiet >= 0.5 or now - finished_at >= drain_timeout:
+                if now >= next_check:
+                    next_check = now + 1.0
+                    check_neighbours(nodes, recorder, warned, log)
+                current = _progress(nodes, recorder)
+                if current != progress:
+                    progress, last_change = current, now
+                if draining_since is None:
+                    if stop.is_set():
+                        stopped_by = 'interrupted (%s)' % stop.signal_name
+                    elif duration is not None and now - t_start >= duration:
+                        stopped_by = 'duration'
+                    elif finishing and all(node.finished.is_set() for _, node in finishing):
                         stopped_by = ' and '.join(key for key, _ in finishing) + ' finished'
-                        break
+                    else:
+                        continue
+                    draining_since = now
+                    _stop_sources(nodes)
+                    continue
+                # draining: until every frame is delivered, or nothing moved for a while (frames lost on the
+                # way), or drain_timeout
+                if (_delivered(nodes, recorder) and now - last_change >= 0.1) or now - last_change >= 0.5 \
+                        or now - draining_since >= drain_timeout:
+                    break
         except (KeyboardInterrupt, ExternalShutdownException):
-            stopped_by = 'interrupted'
+            stopped_by = 'interrupted (%s)' % (stop.signal_name or 'SIGINT')
         elapsed = time.monotonic() - t_start
         for node in reversed(list(nodes.values())):
             shutdown = getattr(node, 'shutdown', None)
@@ -228,18 +323,27 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
                 shutdown()
         ex.shutdown(timeout_sec=1.0)
     finally:
-        for node in list(nodes.values()) + ([recorder] if recorder is not None else []):
-            if isinstance(node, DetectionRecorder):
-                node.close()
-            try:
-                node.destroy_node()
-            except Exception:  # the context may already be shut down by Ctrl-C
-                pass
-        context.try_shutdown()
+        try:
+            for node in list(nodes.values()) + ([recorder] if recorder is not None else []):
+                if isinstance(node, DetectionRecorder):
+                    node.close()
+                try:
+                    node.destroy_node()
+                except Exception:  # the context may already be shut down by Ctrl-C
+                    pass
+            context.try_shutdown()
+        finally:
+            if own_stop:
+                stop.restore()
 
     camera, detector, overlay = nodes.get('camera'), nodes.get('detector'), nodes.get('overlay')
     evaluator = nodes.get('evaluator')
     flow = (recorder.last_time - recorder.first_time) if recorder.arrays > 1 else 0.0
+    accounting = None
+    if detector is not None:
+        accounting = frame_accounting(camera.stats.counter('frames') if camera else None,
+                                      detector.stats.summary()['counters'],
+                                      overlay.accounting() if overlay else None)
     summary = {
         'stopped_by': stopped_by,
         'elapsed_s': elapsed,
@@ -250,6 +354,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         'arrays_recorded': recorder.arrays,
         'fps': (recorder.arrays - 1) / flow if flow > 0 else 0.0,
         'annotated': overlay.stats.counter('frames_annotated') if overlay else None,
+        'accounting': accounting,
         'stages': detector.stats.summary()['stages'] if detector else {},
         'stage_table': _stage_table(detector),
         'replayed': nodes['replay'].stats.counter('frames') if 'replay' in nodes else None,
@@ -286,6 +391,8 @@ def format_summary(summary):
         summary['arrays_recorded']))
     if summary['annotated'] is not None:
         lines.append('  frames annotated by the overlay: %d' % summary['annotated'])
+    if summary.get('accounting'):
+        lines.extend(format_accounting(summary['accounting']))
     if summary['stage_table']:
         lines.append(summary['stage_table'])
     if summary.get('report_paths'):

@@ -82,7 +82,11 @@ def checkpoint_from_onnx(onnx_path, calib_images, max_images=64, log=print):
     ``calib_images``: uint8 RGB arrays [H, W, 3] (any size) for the BatchNorm statistics; 16 or more is plenty.
     """
     import onnx
-    onnx_model = onnx.load(onnx_path)
+    try:
+        onnx_model = onnx.load(onnx_path)
+    except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file, or a truncated one
+        raise ValueError('cannot parse ONNX file %s (%s: %s); is it complete? Re-export it with face-ssd-export.'
+                         % (onnx_path, type(exc).__name__, exc))
     manifest = read_manifest(onnx_model)
     w, h = manifest['input']['width'], manifest['input']['height']
     model = model_from_manifest(manifest)

@@ -114,10 +114,46 @@ def collate_matched(batch):
             torch.stack([b[1]['labels'] for b in batch]), [b[1]['image_id'] for b in batch])
 
 
-def make_datasets(cfg, labels, train_tf, val_tf, base_dir, mosaic_post=None, fill=None):
+#: Skipped or repaired data items printed per dataset (all of them go to the issues file).
+SHOWN_ISSUES = 20
+
+
+def report_data_issues(datasets, strict, issues_path=None, out=None):
+    """Tell what validation skipped or repaired in ``datasets``: per dataset a ``[data]`` line and its items as
+    ``file:line: severity kind: message`` (the first SHOWN_ISSUES; every one in ``issues_path`` when given, whose
+    path is printed). With ``strict`` raise :class:`TrainingError` with the whole report instead. Returns the
+    number of issues."""
+    out = out or sys.stderr
+    lines = []
+    for ds in datasets:
+        report = getattr(ds, 'report', None)
+        if report is None or not report.issues:
+            continue
+        if strict:
+            raise TrainingError('data.strict is set and validation skipped items:\n%s' % report.format())
+        counts = ', '.join('%s=%d' % kv for kv in sorted(report.counts().items()))
+        print('[data] %s %s: %d item(s) skipped or repaired (%s):' % (type(ds).__name__, report.source or '',
+                                                                     len(report.issues), counts), file=out)
+        issues = [i.format() for i in report.issues]
+        for line in issues[:SHOWN_ISSUES]:
+            print('  ' + line, file=out)
+        if len(issues) > SHOWN_ISSUES:
+            print('  ... %d more%s' % (len(issues) - SHOWN_ISSUES, ' (see below)' if issues_path else ''), file=out)
+        lines.extend(issues)
+    if lines and issues_path:
+        folder = os.path.dirname(os.path.abspath(issues_path))
+        os.makedirs(folder, exist_ok=True)
+        with open(issues_path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        print('[data] every skipped or repaired item (%d): %s' % (len(lines), issues_path), file=out)
+    return len(lines)
+
+
+def make_datasets(cfg, labels, train_tf, val_tf, base_dir, mosaic_post=None, fill=None, issues_path=None):
     """(train dataset, val ConcatDataset or None). mosaic_post: None, or the transform of mosaic canvases, to wrap
     the training sets in :class:`~.data.mosaic.MosaicDataset` (probability ``data.mosaic``, canvas filled with the
-    RGB pixel ``fill``)."""
+    RGB pixel ``fill``). What validation skipped is printed (:func:`report_data_issues`; every item in
+    ``issues_path`` when given), or refused with ``data.strict``."""
     item_tf = None if mosaic_post is not None else train_tf
     train_sets = [build_dataset(s, labels, item_tf, base_dir) for s in cfg['data']['train']]
     for neg in cfg['data']['negatives']:
@@ -127,12 +163,7 @@ def make_datasets(cfg, labels, train_tf, val_tf, base_dir, mosaic_post=None, fil
         ds.transform = item_tf
         train_sets.append(ds)
     val_sets = [build_dataset(s, labels, val_tf, base_dir) for s in cfg['data']['val']]
-    for ds in train_sets + val_sets:
-        report = getattr(ds, 'report', None)
-        if report is not None and report.issues:
-            print('[data] %s: %s' % (type(ds).__name__, report.format().splitlines()[0]), file=sys.stderr)
-            if cfg['data']['strict']:
-                raise TrainingError('data.strict is set and validation skipped items:\n%s' % report.format())
+    report_data_issues(train_sets + val_sets, cfg['data']['strict'], issues_path)
     if not train_sets or sum(len(d) for d in train_sets) == 0:
         raise TrainingError('no training images: add datasets under data.train in the config')
     train_set = ConcatDataset(train_sets)
@@ -230,7 +261,8 @@ class Trainer(object):
                                        priors, self.model.prior_spec.variances, t['iou_threshold'],
                                        t['ignore_iou_threshold'])
         self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir, mosaic_post,
-                                                     rgb_fill(self.mean, m['channel_order']))
+                                                     rgb_fill(self.mean, m['channel_order']),
+                                                     os.path.join(cfg['output']['dir'], 'data_issues.txt'))
         sampler = None
         if self.distributed:
             sampler = torch.utils.data.distributed.DistributedSampler(self.train_set, shuffle=True, seed=t['seed'])
@@ -498,7 +530,7 @@ def main(argv=None):
     try:
         res = train(cfg, config_dirs[0] if config_dirs else '.', args.resume,
                     not args.no_progress)
-    except (TrainingError, ConfigError, DatasetError, FileNotFoundError, ValueError) as exc:
+    except (TrainingError, ConfigError, DatasetError, OSError, ValueError) as exc:
         # data that cannot be read (a missing folder, an image list naming unknown images), a missing or corrupt
         # init_checkpoint: one line, no traceback
         print('face-ssd-train: %s' % exc, file=sys.stderr)

@@ -67,6 +67,15 @@ class Backoff(object):
         self._next = self.initial
 
 
+def next_file_slot(slot, period, published_at):
+    """When the next frame of a file is due, after the frame of ``slot`` was published at ``published_at``
+    (monotonic seconds): one ``period`` later on schedule, but never less than half a period after this publication.
+    A frame that took long to read (a 6000x4000 JPEG) is thus not followed at once by the next one, which would
+    replace it in the subscribers' depth-1 queues before they could take it; the file plays a little slower
+    instead."""
+    return max(slot + period, published_at + period / 2.0)
+
+
 def csi_pipeline(sensor_id=0, width=1280, height=720, fps=30.0, flip_method=0):
     """GStreamer pipeline string for a Jetson CSI camera (nvarguscamerasrc), delivering BGR frames to appsink.
 
@@ -140,7 +149,9 @@ def _as_bgr(frame):
 class ImageFolderSource(object):
     """Images of a folder / glob / single file, in sorted order; ``loop`` starts over at the end.
 
-    Unreadable images are skipped and counted in ``skipped`` (their paths in ``skipped_paths``).
+    Unreadable images (:func:`face_ssd_ros.camera.decode.read_image_file`: missing, truncated JPEG / PNG,
+    undecodable) are skipped and counted in ``skipped`` (their paths in ``skipped_paths``, the reason of the
+    latest in ``last_skip_reason``).
     ``fps`` is the rate given at construction (0.0 = unknown, the caller picks a rate).
     """
 
@@ -156,6 +167,7 @@ class ImageFolderSource(object):
         self.fps = float(fps)
         self.skipped = 0
         self.skipped_paths = []
+        self.last_skip_reason = None
         self.current_path = None
         self.finished = False
         self._index = 0
@@ -173,9 +185,8 @@ class ImageFolderSource(object):
             self._index += 1
             try:  # EXIF rotation applied, as cv2.imread does; a truncated JPEG / PNG is refused, not half decoded
                 frame = read_image_file(path, apply_orientation=True)
-            except (ImageDecodeError, IOError, OSError):
-                frame = None
-            if frame is None:
+            except (ImageDecodeError, IOError, OSError) as exc:
+                self.last_skip_reason = '%s: %s' % (exc, path)
                 failures_in_row += 1
                 self.skipped += 1
                 if path not in self.skipped_paths:

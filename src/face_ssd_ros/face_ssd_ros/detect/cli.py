@@ -54,7 +54,8 @@ def collect_images(paths, images_from=None, root=None):
     """Resolve the images to process.
 
     Args:
-        paths: image paths from the command line.
+        paths: image paths or folders from the command line (a folder stands for its images, sorted, as the
+            camera plays it).
         images_from: optional text file with one path per line (blank lines and '#' comments skipped).
         root: optional folder that relative paths are taken from.
     Returns:
@@ -65,10 +66,14 @@ def collect_images(paths, images_from=None, root=None):
     if images_from:
         with open(images_from) as f:
             names.extend(ln.strip() for ln in f if ln.strip() and not ln.strip().startswith('#'))
+    from face_ssd_ros.camera.source import list_images
     out = []
     for n in names:
         full = n if (root is None or os.path.isabs(n)) else os.path.join(root, n)
-        out.append((n, full))
+        if os.path.isdir(full):
+            out.extend((os.path.join(n, os.path.relpath(p, full)), p) for p in list_images(full))
+        else:
+            out.append((n, full))
     return out
 
 
@@ -157,7 +162,7 @@ def add_detector_args(p, score_default=DEFAULT_SCORE_THRESHOLD):
 def build_parser():
     p = argparse.ArgumentParser(prog='face-ssd-detect', description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('images', nargs='*', metavar='IMAGE', help='image files')
+    p.add_argument('images', nargs='*', metavar='IMAGE', help='image files or folders (a folder: its images, sorted)')
     p.add_argument('--model', default=None, help='model file (.onnx/.engine/.pt); default: the shipped default model')
     p.add_argument('--images-from', default=None, metavar='LIST', help='text file with one image path per line')
     p.add_argument('--root', default=None, metavar='DIR', help='folder that relative image paths are taken from')
@@ -169,9 +174,14 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    images = collect_images(args.images, args.images_from, args.root)
+    try:
+        images = collect_images(args.images, args.images_from, args.root)
+    except (IOError, OSError) as e:
+        print('face-ssd-detect: cannot read the image list: %s' % e, file=sys.stderr)
+        return 2
     if not images:
-        print('face-ssd-detect: no images given: pass IMAGE paths or --images-from LIST', file=sys.stderr)
+        print('face-ssd-detect: no images given: pass IMAGE paths or folders, or --images-from LIST (a folder '
+              'given holds no .jpg/.png/... image)', file=sys.stderr)
         return 2
     try:
         detector = build_detector(args.model, args.backend, args.score_threshold, args.nms_iou,

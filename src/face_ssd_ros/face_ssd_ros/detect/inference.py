@@ -90,18 +90,20 @@ class FaceDetector(object):
     ``postprocess`` values; ``class_filter``: labels to report (None or [] = all); ``input_size``:
     ``(width, height)`` network input (None or zeros = the manifest's size): a fixed-size model switches to its
     sibling exported at that size (:func:`model_for_input_size`), a dynamic-size model runs at it;
-    ``num_threads``: backend threads (0 = default). Raises ManifestError / BackendError / ValueError /
-    FileNotFoundError with an actionable message when the model or a setting is unusable.
+    ``num_threads``: backend threads (0 = default); ``allow_spinning``: let ONNX Runtime's idle worker threads
+    busy-wait (default False: CPU use follows the work; see the detector parameter of the same name). Raises
+    ManifestError / BackendError / ValueError / FileNotFoundError with an actionable message when the model or a
+    setting is unusable.
     """
 
     def __init__(self, model_path=None, backend='auto', score_threshold=None, nms_iou=None, max_detections=None,
-                 class_filter=None, input_size=None, num_threads=0):
+                 class_filter=None, input_size=None, num_threads=0, allow_spinning=False):
         path = os.fspath(model_path) if model_path else default_model_path()
         self.model_path, self.manifest = model_for_input_size(path, load_manifest(path), input_size)
         self.input_size = self._resolve_input_size(input_size)
         _check('num_threads', int(num_threads))
         self.backend = create_backend(backend, self.model_path, self.manifest, num_threads=int(num_threads),
-                                      input_size=self.input_size)
+                                      input_size=self.input_size, allow_spinning=bool(allow_spinning))
         m = self.manifest
         self._settings = None
         self.set_thresholds(m.score_threshold if score_threshold is None else score_threshold,
@@ -113,11 +115,12 @@ class FaceDetector(object):
     def from_params(cls, values):
         """A detector from detector-node parameter values ``{name: value}`` (``config.params.DETECTOR_PARAMS``:
         model_path, backend, score_threshold, nms_iou, max_detections, class_filter, input_width/height,
-        num_threads), as the detector node builds it."""
+        num_threads, allow_spinning: False when absent), as the detector node builds it."""
         return cls(model_path=values['model_path'] or None, backend=values['backend'],
                    score_threshold=values['score_threshold'], nms_iou=values['nms_iou'],
                    max_detections=values['max_detections'], class_filter=values['class_filter'],
-                   input_size=(values['input_width'], values['input_height']), num_threads=values['num_threads'])
+                   input_size=(values['input_width'], values['input_height']), num_threads=values['num_threads'],
+                   allow_spinning=values.get('allow_spinning', False))
 
     def _resolve_input_size(self, input_size):
         """``(width, height)`` to run at; a size other than the manifest's only for dynamic-size models."""

@@ -389,6 +389,7 @@ class BagReader(object):
         return [c for c in self._reader.connections if c.topic in set(topics)]
 
     def raw(self, topics):
+        """``(topic, msgtype, log_time, data)`` of the messages of ``topics`` (none for an empty list)."""
         connections = self._connections(topics)
         if not connections:  # rosbags reads every topic for an empty list: none asked, none given
             return

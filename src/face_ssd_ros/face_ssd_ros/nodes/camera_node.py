@@ -25,7 +25,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from face_ssd_ros.camera.info import CameraInfoError, CameraInfoProvider
-from face_ssd_ros.camera.source import Backoff, SourceError, detect_source_type, open_source
+from face_ssd_ros.camera.source import Backoff, SourceError, detect_source_type, next_file_slot, open_source
 from face_ssd_ros.config import params
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, exit_with, image_qos, \
     join_thread, log_qos, run_node
@@ -76,7 +76,7 @@ class CameraNode(FaceSsdNode):
             except SourceError as exc:
                 raise StartupError('camera: %s' % exc)
         qos = image_qos(p['qos_reliability'])
-        self.image_pub = self.create_publisher(Image, 'image_raw', qos)
+        self.image_pub = self.watched_publisher(Image, 'image_raw', qos)
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
         log_qos(self, 'publishing', self.image_pub.topic_name, qos)
         self.start_diagnostics(p['diagnostics_period'])
@@ -181,15 +181,19 @@ class CameraNode(FaceSsdNode):
                 if self._source is None and not self._reconnect():
                     break
                 source = self._source
+                period = 0.0
                 if not source.live:  # files: wait for the slot, then read
                     period = self._file_period()
                     now = time.monotonic()
-                    if period > 0:
-                        if next_slot > now and self._stop.wait(next_slot - now):
-                            break
-                        next_slot = max(next_slot + period, time.monotonic() - period)
+                    if period > 0 and next_slot > now and self._stop.wait(next_slot - now):
+                        break
+                skipped_before = getattr(source, 'skipped', 0)
                 ok, frame = source.read()
                 stamp = self.get_clock().now()
+                if getattr(source, 'skipped', 0) > skipped_before and 'unreadable' not in self._warned:
+                    self._warned.add('unreadable')
+                    self.get_logger().warning('image skipped: %s (further unreadable images are only counted: '
+                                              'unreadable_images)' % source.last_skip_reason)
                 if not ok:
                     if source.live:
                         self._device_lost(source)
@@ -207,6 +211,8 @@ class CameraNode(FaceSsdNode):
                     period = 1.0 / self._settings['publish_rate']
                     next_slot = max(next_slot + period, now)
                 self._publish(frame, stamp)
+                if not source.live and period > 0:
+                    next_slot = next_file_slot(next_slot, period, time.monotonic())
                 if self._backoff.attempts:  # frames flow again: the next loss starts with a short delay
                     self._backoff.reset()
                 max_frames = self._settings['max_frames']
@@ -293,6 +299,7 @@ class CameraNode(FaceSsdNode):
                   ('fps', '%.2f' % self.stats.rate('frames')), ('frame_size', size)]
         values += [(k, str(v)) for k, v in faults]
         values.append(('reconnect_attempts', str(self._backoff.attempts)))
+        values += self.watch_values()[0]
         status.values = [KeyValue(key=k, value=v) for k, v in values]
         return status
 

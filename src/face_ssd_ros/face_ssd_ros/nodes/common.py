@@ -7,6 +7,7 @@ import array
 import numbers
 import sys
 import threading
+import time
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -18,10 +19,18 @@ from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+try:  # Iron and newer
+    from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
+
 from face_ssd_ros.config import params
+from face_ssd_ros.supervise.graph import SourceWatch, qos_mismatch_text
+from face_ssd_ros.supervise.stop import StopRequest
 
 _ROS_TYPES = {
     'bool': ParameterType.PARAMETER_BOOL,
@@ -248,8 +257,116 @@ class FaceSsdNodeMixin(object):
         self._diag_timer = self.create_timer(period_s, self.publish_diagnostics)
 
     def publish_diagnostics(self):
+        self.check_graph()
         self.diag_pub.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
                                               status=[self.diagnostics_status()]))
+
+    # ------------------------------------------------------------------ watched endpoints (neighbours, QoS)
+    def _watch_state(self):
+        if '_watches' not in self.__dict__:
+            self._watches = []          # [(subscription, SourceWatch, label)]
+            self.qos_mismatches = 0     # incompatible endpoints reported by the QoS events
+            self._qos_warned = set()
+        return self._watches
+
+    def watched_subscription(self, msg_type, topic, callback, qos, what, label='', expected_publishers=1):
+        """``create_subscription`` that also watches who feeds the topic (:class:`SourceWatch`: other frame_ids or
+        publishers, sequence gaps where rclpy gives message info, the graph's publisher count at each
+        /diagnostics) and reports incompatible-QoS publishers (:meth:`on_incompatible_qos`). ``what`` names the
+        node's part in the warnings ('this detector'); ``label`` prefixes its /diagnostics keys."""
+        watches = self._watch_state()
+        holder = []
+        events = SubscriptionEventCallbacks(
+            incompatible_qos=lambda event: self.on_incompatible_qos('subscription', holder[0], qos, event))
+        watch = SourceWatch(topic, what, expected_publishers)
+        if MESSAGE_INFO:
+            def deliver(msg, info):
+                self._observe(watch, msg, info)
+                callback(msg)
+        else:
+            def deliver(msg):
+                self._observe(watch, msg, None)
+                callback(msg)
+        sub = self.create_subscription(msg_type, topic, deliver, qos, event_callbacks=events)
+        holder.append(sub)
+        watch.topic = sub.topic_name
+        watches.append((sub, watch, label))
+        return sub
+
+    def qos_watched_subscription(self, msg_type, topic, callback, qos):
+        """``create_subscription`` whose incompatible-QoS publishers are reported (:meth:`on_incompatible_qos`),
+        without the source watch (inputs that several publishers may feed by design)."""
+        self._watch_state()
+        holder = []
+        events = SubscriptionEventCallbacks(
+            incompatible_qos=lambda event: self.on_incompatible_qos('subscription', holder[0], qos, event))
+        sub = self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+        holder.append(sub)
+        return sub
+
+    def watched_publisher(self, msg_type, topic, qos, lifecycle=False):
+        """``create_publisher`` whose incompatible-QoS subscriptions are reported (:meth:`on_incompatible_qos`);
+        ``lifecycle``: ``create_lifecycle_publisher`` (a managed node's publisher, silent while inactive)."""
+        self._watch_state()
+        holder = []
+        events = PublisherEventCallbacks(
+            incompatible_qos=lambda event: self.on_incompatible_qos('publisher', holder[0], qos, event))
+        create = self.create_lifecycle_publisher if lifecycle else self.create_publisher
+        pub = create(msg_type, topic, qos, event_callbacks=events)
+        holder.append(pub)
+        return pub
+
+    def unwatch(self, sub):
+        """Forget the source watch of ``sub`` (before it is destroyed: a managed node's deactivation)."""
+        self._watches = [w for w in self._watch_state() if w[0] is not sub]
+
+    def _observe(self, watch, msg, info):
+        header = getattr(msg, 'header', None)
+        info = info or {}
+        text = watch.observe(header.frame_id if header is not None else '', time.monotonic(),
+                             info.get('publisher_gid'), info.get('publication_sequence_number'))
+        if text:
+            self.get_logger().warning(text)
+
+    def check_graph(self):
+        """Compare each watched topic's publishers in the ROS graph with what the node expects (warns once)."""
+        for sub, watch, _ in self._watch_state():
+            try:
+                infos = self.get_publishers_info_by_topic(sub.topic_name)
+            except Exception:  # the context is shutting down
+                return
+            text = watch.graph(endpoint_name(i) for i in infos)
+            if text:
+                self.get_logger().warning(text)
+
+    def on_incompatible_qos(self, role, endpoint, own_qos, event):
+        """An incompatible-QoS event (rclpy calls this within the executor as soon as DDS discovers the other
+        endpoint): counted in ``qos_mismatches``, explained in one warning per topic and side."""
+        self._watch_state()
+        self.qos_mismatches += max(1, int(getattr(event, 'total_count_change', 1) or 1))
+        topic = endpoint.topic_name
+        try:
+            infos = (self.get_publishers_info_by_topic(topic) if role == 'subscription'
+                     else self.get_subscriptions_info_by_topic(topic))
+        except Exception:
+            infos = []
+        others = [(endpoint_name(i), qos_to_dict(i.qos_profile)) for i in infos]
+        text = qos_mismatch_text(topic, role, policy_name(getattr(event, 'last_policy_kind', None)),
+                                 qos_to_dict(own_qos), others)
+        if (role, topic) not in self._qos_warned:
+            self._qos_warned.add((role, topic))
+            self.get_logger().warning(text + ' Counted on /diagnostics (qos_mismatches).')
+
+    def watch_values(self):
+        """``[(key, str)]`` of the watched topics for /diagnostics, and a warning text or ''."""
+        values, problems = [('qos_mismatches', str(self.__dict__.get('qos_mismatches', 0)))], []
+        if self.__dict__.get('qos_mismatches'):
+            problems.append('QoS mismatch (%d)' % self.qos_mismatches)
+        for sub, watch, label in self._watch_state():
+            values += [((label + '_' if label else '') + k, str(v)) for k, v in watch.counters()]
+            if watch.mixed:
+                problems.append('%s fed by several sources' % watch.topic)
+        return values, '; '.join(problems)
 
 
 class FaceSsdNode(FaceSsdNodeMixin, Node, metaclass=_DestroyedOnFailedStart):
@@ -269,12 +386,13 @@ class FaceSsdLifecycleNode(FaceSsdNodeMixin, LifecycleNode, metaclass=_Destroyed
             return 'unknown'
 
 
-def image_qos(reliability):
-    """Image-topic QoS: sensor-data style, KEEP_LAST depth 1, VOLATILE; ``reliability`` 'best_effort'|'reliable'."""
+def image_qos(reliability, depth=1):
+    """Image-topic QoS: sensor-data style, KEEP_LAST ``depth`` (1: only the newest frame), VOLATILE;
+    ``reliability`` 'best_effort'|'reliable'."""
     if reliability not in params.QOS_CHOICES:
         raise StartupError('qos_reliability must be one of %s, got %r' % (', '.join(params.QOS_CHOICES),
                                                                            reliability))
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, durability=DurabilityPolicy.VOLATILE,
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(depth), durability=DurabilityPolicy.VOLATILE,
                       reliability=(ReliabilityPolicy.RELIABLE if reliability == 'reliable'
                                    else ReliabilityPolicy.BEST_EFFORT))
 
@@ -297,6 +415,36 @@ def detections_qos():
                       durability=DurabilityPolicy.VOLATILE)
 
 
+#: rclpy hands subscription callbacks the message info (publisher gid, sequence number) from Iron on.
+MESSAGE_INFO = hasattr(getattr(Subscription, 'CallbackType', None), 'WithMessageInfo')
+
+
+def endpoint_name(info):
+    """'/namespace/node' of a TopicEndpointInfo."""
+    return '%s/%s' % (info.node_namespace.rstrip('/'), info.node_name)
+
+
+def _enum_name(value):
+    name = getattr(value, 'name', None)
+    return name.lower() if name else str(value).lower()
+
+
+def qos_to_dict(qos):
+    """A QoSProfile as the dict :mod:`face_ssd_ros.supervise.graph` compares (lower-case policy values)."""
+    return {'reliability': _enum_name(qos.reliability), 'durability': _enum_name(qos.durability),
+            'liveliness': _enum_name(qos.liveliness), 'history': _enum_name(qos.history), 'depth': int(qos.depth)}
+
+
+def policy_name(kind):
+    """'RELIABILITY', 'DURABILITY', ... of an event's ``last_policy_kind`` (enum or int)."""
+    try:
+        from rclpy.qos import qos_policy_name_from_kind
+        return qos_policy_name_from_kind(kind)
+    except Exception:
+        name = getattr(kind, 'name', None)
+        return name if name else 'RELIABILITY'
+
+
 def describe_qos(qos):
     return '%s, %s depth %d, %s' % (qos.reliability.name.lower(), qos.history.name.lower(), qos.depth,
                                     qos.durability.name.lower())
@@ -308,39 +456,64 @@ def log_qos(node, role, topic_name, qos):
                            'publisher; set qos_reliability to match)' % (role, topic_name, describe_qos(qos)))
 
 
+def init_rclpy(args=None, context=None, prog='face_ssd'):
+    """``rclpy.init``; malformed ROS arguments (``--ros-args -p`` without a rule) become a
+    :class:`StartupError` with rcl's reason instead of a traceback."""
+    try:
+        rclpy.init(args=args, context=context)
+    except Exception as exc:  # rclpy's RCLError: "Couldn't parse trailing -p flag ..."
+        text = str(exc).split(', at /')[0].replace('failed to initialize rcl: ', '')
+        raise StartupError('%s: invalid ROS arguments: %s (see ros2 run --help: --ros-args -p NAME:=VALUE, '
+                           '-r FROM:=TO)' % (prog, text))
+
+
 def run_node(node_class, args=None, done=None):
-    """Standard main(): init, construct ``node_class()``, spin until Ctrl-C or ``node.finished`` is set, clean up.
+    """Standard main(): init, construct ``node_class()``, spin until SIGINT / SIGTERM or ``node.finished`` is set,
+    clean up.
 
     ``node.finished`` (a threading.Event, optional) ends the spin cleanly (e.g. the camera reached the end of its
-    file). A :class:`StartupError` is logged as one line and exits non-zero (no traceback; a
-    :class:`FaceSsdNode` has already destroyed what it had built). The node's ``shutdown()`` (optional) runs
-    before destruction and prints its summary. Returns the exit code.
+    file). SIGINT (Ctrl-C) and SIGTERM (docker stop, systemd, timeout) both end it the same way
+    (:class:`face_ssd_ros.supervise.stop.StopRequest`): the callback in hand finishes, then the node's ``shutdown()``
+    runs (files flushed, summary logged) and the exit code is 0; a second signal interrupts at once. A
+    :class:`StartupError` (also malformed ROS arguments) is logged as one line and exits non-zero (no traceback; a
+    :class:`FaceSsdNode` has already destroyed what it had built). Returns the exit code.
     """
-    rclpy.init(args=args)
+    name = getattr(node_class, 'DEFAULT_NAME', 'face_ssd')
+    try:
+        init_rclpy(args, prog=name)
+    except StartupError as exc:
+        rclpy.logging.get_logger(name).error(str(exc))
+        return 2
+    stop = StopRequest().install()  # after rclpy.init, which installs its own handlers
     node = None
     code = 0
     try:
         try:
             node = node_class()
         except StartupError as exc:
-            rclpy.logging.get_logger(getattr(node_class, 'DEFAULT_NAME', 'face_ssd')).error(str(exc))
+            rclpy.logging.get_logger(name).error(str(exc))
             return 1
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         finished = getattr(node, 'finished', None) or threading.Event()
         try:
-            while rclpy.ok() and not finished.is_set():
+            while rclpy.ok() and not finished.is_set() and not stop.is_set():
                 executor.spin_once(timeout_sec=0.1)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        if stop.is_set():
+            node.get_logger().info('stopping on %s' % stop.signal_name)
         code = getattr(node, 'exit_code', 0)
     finally:
-        if node is not None:
-            shutdown = getattr(node, 'shutdown', None)
-            if shutdown is not None:
-                shutdown()
-            node.destroy_node()
-        rclpy.try_shutdown()
+        try:
+            if node is not None:
+                shutdown = getattr(node, 'shutdown', None)
+                if shutdown is not None:
+                    shutdown()
+                node.destroy_node()
+            rclpy.try_shutdown()
+        finally:
+            stop.restore()
     return code
 
 

@@ -12,6 +12,12 @@ With ``tracking`` on, the model's boxes are post-processed down to ``min(track_l
 and handed to the tracker, which publishes every box at or above ``score_threshold`` (with its track id once the
 track is confirmed) plus the lower boxes that continue a confirmed track (ByteTrack's second pass); with tracking
 off, the boxes at or above ``score_threshold`` with an empty id.
+
+Who feeds the image topic is watched (:meth:`face_ssd_ros.nodes.common.FaceSsdNodeMixin.watched_subscription`):
+frames from another publisher or frame_id (two pipelines in one ROS domain), more publishers in the graph than the
+one camera, or a publisher with incompatible QoS are warned about once, with the fix, and counted on
+``/diagnostics`` (``frames_from_mixed_sources``, ``input_publishers``, ``qos_mismatches``); so is a subscriber of
+``detections`` with incompatible QoS.
 """
 import time
 
@@ -107,8 +113,8 @@ class DetectorCore(object):
     def create_publisher(self, lifecycle=False):
         """Create the ``detections`` publisher (a lifecycle publisher, silent while inactive, when ``lifecycle``)."""
         if self.pub is None:
-            create = self.node.create_lifecycle_publisher if lifecycle else self.node.create_publisher
-            self.pub = create(Detection2DArray, 'detections', detections_qos())
+            self.pub = self.node.watched_publisher(Detection2DArray, 'detections', detections_qos(),
+                                                   lifecycle=lifecycle)
 
     def destroy_publisher(self, lifecycle=False):
         pub, self.pub = self.pub, None
@@ -117,18 +123,19 @@ class DetectorCore(object):
 
     def subscribe(self):
         """Subscribe ``image_raw`` (or ``image_raw/compressed`` with ``image_transport: compressed``; image QoS of
-        ``qos_reliability``, depth 1: always the latest frame)."""
+        ``qos_reliability``, depth 1: always the latest frame), watching who feeds it."""
         if self.sub is None:
             p = self.values()
             qos = image_qos(p['qos_reliability'])
             msg_type, topic = image_topic(self.node, p['image_transport'])
-            self.sub = self.node.create_subscription(msg_type, topic, self.on_image, qos)
+            self.sub = self.node.watched_subscription(msg_type, topic, self.on_image, qos, 'this detector')
             log_qos(self.node, 'subscribed to', self.sub.topic_name, qos)
 
     def unsubscribe(self):
         """Stop receiving images and forget the tracks (the scene may have changed when images come back)."""
         sub, self.sub = self.sub, None
         if sub is not None:
+            self.node.unwatch(sub)
             self.node.destroy_subscription(sub)
         if self.tracker is not None:
             self.tracker.reset()
@@ -223,9 +230,13 @@ class DetectorCore(object):
         idle = self._last_frame_time is None or time.monotonic() - self._last_frame_time > 5.0
         status = DiagnosticStatus(name='%s: face detector' % self.node.get_fully_qualified_name(),
                                   hardware_id=detector.backend_name if detector is not None else 'none')
+        watch_values, input_problems = self.node.watch_values()
         if self.load_error:
             status.level = DiagnosticStatus.ERROR
             status.message = self.load_error
+        elif input_problems:
+            status.level = DiagnosticStatus.WARN
+            status.message = input_problems
         elif skipped:
             status.level = DiagnosticStatus.WARN
             status.message = 'skipping frames: %s' % ', '.join('%s=%d' % kv for kv in sorted(skipped.items()))
@@ -251,7 +262,7 @@ class DetectorCore(object):
         if tracker is not None:
             values += [('active_tracks', str(len(tracker.active_tracks()))), ('track_ids_issued', str(tracker.last_id))]
         values.append(('processed_fps', '%.2f' % self.stats.rate('frames_processed')))
-        values += [(k, str(v)) for k, v in c.items()]
+        values += [(k, str(v)) for k, v in c.items()] + watch_values
         for stage, st in s['stages'].items():
             values.append(('%s_ms_mean' % stage, '%.2f' % st['mean']))
             values.append(('%s_ms_p95' % stage, '%.2f' % st['p95']))

@@ -11,6 +11,10 @@
   non-finite model outputs are counted by reason, warned about once and skipped (no array for that frame).
 * ``score_threshold``, ``nms_iou``, ``max_detections``, ``class_filter``, the tracking parameters and
   ``diagnostics_period`` change at run time (validated; class_filter entries must be labels of the model).
+* Who feeds ``image_raw`` is watched: frames from another publisher or frame_id (two pipelines in one ROS
+  domain), more publishers in the graph than the one camera, or a publisher with incompatible QoS are warned about
+  once, with the fix, and counted on ``/diagnostics`` (``frames_from_mixed_sources``, ``input_publishers``,
+  ``qos_mismatches``).
 * Per-stage latency (conversion, preprocess, inference, postprocess, tracking, publish) and counters go to
   ``/diagnostics`` (diagnostic_msgs/DiagnosticArray) every ``diagnostics_period`` seconds; a summary is logged at
   shutdown.

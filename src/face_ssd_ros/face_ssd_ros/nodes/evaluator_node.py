@@ -64,8 +64,8 @@ class EvaluatorNode(FaceSsdNode):
         self._reported = (0, 0)  # (ground-truth frames, detection arrays) of the last report
         self._bad_gt = 0
         qos = QoSProfile(depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        self.gt_sub = self.create_subscription(Detection2DArray, 'ground_truth', self._on_ground_truth, qos)
-        self.det_sub = self.create_subscription(Detection2DArray, 'detections', self._on_detections, qos)
+        self.gt_sub = self.qos_watched_subscription(Detection2DArray, 'ground_truth', self._on_ground_truth, qos)
+        self.det_sub = self.qos_watched_subscription(Detection2DArray, 'detections', self._on_detections, qos)
         self.done_sub = self.create_subscription(UInt32, 'replay_done', self._on_replay_done, done_qos())
         self.trigger_sub = self.create_subscription(Empty, '~/write_report', lambda _: self.write_reports(), 10)
         self._timer = self.create_timer(0.1, self._check_done)

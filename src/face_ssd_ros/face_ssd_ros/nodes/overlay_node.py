@@ -6,7 +6,13 @@ was detected in, whatever the detector's latency. The annotated image keeps the 
 (rgb8 / bgr8; other encodings, and compressed input, are published as bgr8). With ``image_transport:=compressed``
 the images come from ``image_raw/compressed`` (sensor_msgs/CompressedImage, JPEG / PNG), as for the detector; a
 frame that does not decode is counted (``skipped_image``) and skipped. Optional: ``image_annotated/compressed``
-(sensor_msgs/CompressedImage, JPEG) and a video file (``video_path``, mp4v).
+(sensor_msgs/CompressedImage, JPEG) and a video file (``video_path``, mp4v) at ``video_fps``, or with 0 (default)
+at the source's rate taken from the capture stamps (:class:`face_ssd_ros.detect.video.VideoRecorder`).
+
+The image subscription queues ``image_queue_depth`` images (the detector's stays at depth 1): in one process, images
+that arrive while the detector works on a large frame wait instead of replacing the frame being detected, so every
+processed frame can be drawn. :meth:`OverlayNode.accounting` says where every array went (annotated, written,
+image never received, still waiting).
 
 Run: ``ros2 run face_ssd_ros overlay_node --ros-args -p video_path:=/tmp/annotated.mp4``
 """
@@ -14,6 +20,7 @@ import threading
 import time
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
@@ -23,8 +30,9 @@ from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
     image_qos, image_topic, log_qos, run_node
 from face_ssd_ros.detect.draw import RateMeter, draw_detections
+from face_ssd_ros.detect.video import VideoRecorder
 from face_ssd_ros.msgs.convert import any_image_msg_to_array, array_to_image_msg, copy_header, msg_to_detections
-from face_ssd_ros.stamp_cache import StampPairer, stamp_key
+from face_ssd_ros.stamp_cache import StampPairer, stamp_key, stamp_to_ns
 from face_ssd_ros.stats import PipelineStats
 
 
@@ -34,7 +42,7 @@ class OverlayNode(FaceSsdNode):
     DEFAULT_NAME = 'overlay'
 
     def __init__(self, node_name=DEFAULT_NAME, **kwargs):
-        self._writer = None
+        self._video = None
         self._closed = False
         self.stats = PipelineStats()
         super(OverlayNode, self).__init__(node_name, **kwargs)
@@ -44,28 +52,30 @@ class OverlayNode(FaceSsdNode):
         p = self._settings
         self._pairer = StampPairer(p['cache_size'], ordered=True)  # images and detections arrive in stamp order
         self._rate = RateMeter()
-        self._writer_size = None
         self._warned = set()
         self._last_drawn = None  # (np.uint8 [H, W, 3], 'RGB' | 'BGR') of the latest annotated frame
         if p['video_path'] and not p['video_path'].lower().endswith(('.mp4', '.m4v', '.mov', '.avi')):
             raise StartupError('overlay: video_path %r must end in .mp4 / .avi (written with the mp4v codec)'
                                % p['video_path'])
         qos = image_qos(p['qos_reliability'])
-        self.pub = self.create_publisher(Image, 'image_annotated', qos)
+        self.pub = self.watched_publisher(Image, 'image_annotated', qos)
         self.compressed_pub = None
         if p['publish_compressed']:
             self._create_compressed_pub()
+        image_qos_in = image_qos(p['qos_reliability'], depth=p['image_queue_depth'])
         msg_type, topic = image_topic(self, p['image_transport'])
-        self.image_sub = self.create_subscription(msg_type, topic, self._on_image, qos)
-        self.det_sub = self.create_subscription(Detection2DArray, 'detections', self._on_detections,
-                                                detections_qos())
-        log_qos(self, 'subscribed to', self.image_sub.topic_name, qos)
+        self.image_sub = self.watched_subscription(msg_type, topic, self._on_image, image_qos_in, 'this overlay',
+                                                   label='images')
+        self.det_sub = self.watched_subscription(Detection2DArray, 'detections', self._on_detections,
+                                                 detections_qos(), 'this overlay', label='detections')
+        log_qos(self, 'subscribed to', self.image_sub.topic_name, image_qos_in)
         log_qos(self, 'publishing', self.pub.topic_name, qos)
+        self.start_diagnostics(p['diagnostics_period'])
         self._summary_logged = False
 
     def _create_compressed_pub(self):
-        self.compressed_pub = self.create_publisher(CompressedImage, 'image_annotated/compressed',
-                                                    image_qos(self._settings['qos_reliability']))
+        self.compressed_pub = self.watched_publisher(CompressedImage, 'image_annotated/compressed',
+                                                     image_qos(self._settings['qos_reliability']))
 
     def _on_change(self, changes):
         with self._lock:
@@ -76,6 +86,8 @@ class OverlayNode(FaceSsdNode):
                 self._pairer.capacity = int(changes['cache_size'])
             if changes.get('publish_compressed') and self.compressed_pub is None:
                 self._create_compressed_pub()
+        if 'diagnostics_period' in changes:
+            self.set_diagnostics_period(changes['diagnostics_period'])
 
     # ------------------------------------------------------------------ pairing
     def _on_image(self, msg):
@@ -121,7 +133,7 @@ class OverlayNode(FaceSsdNode):
                                                             format=compressed_format('jpeg', order),
                                                             data=jpeg.tobytes()))
         if video:
-            self._write_video(bgr)
+            self._write_video(bgr, image_msg.header)
         self.stats.increment('frames_annotated')
         self.stats.record('annotate', (time.perf_counter() - t0) * 1e3)
 
@@ -133,26 +145,55 @@ class OverlayNode(FaceSsdNode):
         drawn, order = self._last_drawn
         return drawn if order == 'BGR' else cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)
 
-    def _write_video(self, bgr):
-        height, width = bgr.shape[:2]
-        if self._writer is None:
-            path = self._settings['video_path']
-            self._writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), float(self._settings['video_fps']),
-                                           (width, height))
-            if not self._writer.isOpened():
-                self._writer = None
-                self._settings['video_path'] = ''
-                self.get_logger().error('cannot write video %r (folder missing or not writable?); video disabled'
-                                        % path)
-                return
-            self._writer_size = (width, height)
-            self.get_logger().info('writing annotated video to %s (%dx%d, %.1f fps)'
-                                   % (path, width, height, self._settings['video_fps']))
-        if (width, height) != self._writer_size:
-            bgr = cv2.resize(bgr, self._writer_size, interpolation=cv2.INTER_AREA)
-        self._writer.write(bgr)
+    def _write_video(self, bgr, header):
+        if self._video is None:
+            self._video = VideoRecorder(self._settings['video_path'], self._settings['video_fps'])
+        opened = self._video.opened
+        self._video.add(bgr, stamp_to_ns(header))
+        self._log_video_state(opened)
 
-    # ------------------------------------------------------------------ summary / shutdown
+    def _log_video_state(self, was_open):
+        video = self._video
+        if video.error is not None and self._settings['video_path']:
+            self._settings['video_path'] = ''
+            self.get_logger().error('%s; video disabled' % video.error)
+        elif video.opened and not was_open:
+            self.get_logger().info('writing annotated video to %s (%dx%d, %.1f fps%s)' % (
+                video.path, video.size[0], video.size[1], video.fps,
+                '' if self._settings['video_fps'] > 0 else ': the rate of the capture stamps'))
+
+    def accounting(self):
+        """Where the overlay's input went: ``images_received``, ``arrays_received``, ``annotated``, ``written``
+        (frames in the video, None without one), ``arrays_without_image`` (the image never arrived: dropped by the
+        pairer, or still missing now), ``images_without_array`` (frames the detector did not process, or whose
+        array has not come yet), ``pending_arrays``, ``pending_images``, ``undrawable`` (paired, but the image did
+        not decode: a damaged CompressedImage)."""
+        c = self.stats.summary()['counters']
+        pc = self._pairer.counters()
+        pending_images, pending_arrays = self._pairer.pending()
+        return {'images_received': c.get('images_received', 0), 'arrays_received': c.get('detection_arrays_received', 0),
+                'annotated': c.get('frames_annotated', 0),
+                'written': self._video.written if self._video is not None else None,
+                'arrays_without_image': pc['unmatched_b'], 'images_without_array': pc['unmatched_a'],
+                'pending_arrays': pending_arrays, 'pending_images': pending_images,
+                'undrawable': c.get('skipped_image', 0)}
+
+    # ------------------------------------------------------------------ diagnostics / summary / shutdown
+    def diagnostics_status(self):
+        """DiagnosticStatus '<node>: overlay': where the input went (:meth:`accounting`), the video, and who feeds
+        the inputs (other publishers / frame_ids, QoS mismatches: level WARN)."""
+        acc = self.accounting()
+        watch_values, problems = self.watch_values()
+        status = DiagnosticStatus(name='%s: overlay' % self.get_fully_qualified_name(),
+                                  hardware_id=self._settings['video_path'] or 'no video')
+        status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        status.message = problems or '%d frames annotated' % acc['annotated']
+        values = [(k, '' if v is None else str(v)) for k, v in sorted(acc.items())]
+        if self._video is not None:
+            values.append(('video_fps', '%.2f' % (self._video.fps or 0.0)))
+        status.values = [KeyValue(key=k, value=v) for k, v in values + watch_values]
+        return status
+
     def summary_text(self):
         c = self.stats.summary()['counters']
         pc = self._pairer.counters()
@@ -160,15 +201,18 @@ class OverlayNode(FaceSsdNode):
                 'unmatched arrays %d%s' % (c.get('frames_annotated', 0), c.get('images_received', 0),
                                            c.get('detection_arrays_received', 0), pc['unmatched_a'],
                                            pc['unmatched_b'],
-                                           ', video %s' % self._settings['video_path'] if self._writer else ''))
+                                           ', video %s (%d frames at %.1f fps)' % (
+                                               self._video.path, self._video.written, self._video.fps or 0.0)
+                                           if self._video is not None and self._video.written else ''))
 
     def shutdown(self):
         """Close the video file and log the summary (idempotent)."""
         self._closed = True
+        if self._video is not None:
+            opened = self._video.opened
+            self._video.close()  # writes the frames held for the rate estimate and finalises the file
+            self._log_video_state(opened)
         self.log_summary()
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
 
 
 def main(args=None):

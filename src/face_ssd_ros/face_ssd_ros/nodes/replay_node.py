@@ -98,13 +98,13 @@ class ReplayNode(FaceSsdNode):
         self._image_class, topic = image_topic(self, self.image_transport)
         self._bag_frames = collections.OrderedDict()  # published stamp key -> (bag index, recorded key, frame_id)
         qos = image_qos(p['qos_reliability'])
-        self.image_pub = self.create_publisher(self._image_class, topic, qos)
+        self.image_pub = self.watched_publisher(self._image_class, topic, qos)
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
-        self.gt_pub = self.create_publisher(Detection2DArray, 'ground_truth', ground_truth_qos()) \
+        self.gt_pub = self.watched_publisher(Detection2DArray, 'ground_truth', ground_truth_qos()) \
             if self._gt_topic else None
         self.done_pub = self.create_publisher(UInt32, 'replay_done', done_qos())
-        self.det_sub = self.create_subscription(Detection2DArray, 'detections', self._on_detections,
-                                                detections_qos()) if p['mode'] == 'lockstep' else None
+        self.det_sub = self.qos_watched_subscription(Detection2DArray, 'detections', self._on_detections,
+                                                     detections_qos()) if p['mode'] == 'lockstep' else None
         log_qos(self, 'publishing', self.image_pub.topic_name, qos)
         self.get_logger().info('replay %s: %d images (%s, %s) + %s%s, mode %s, restamp %s'
                                % (p['bag_path'], self.total, self._image_topic, image_type.split('/')[-1],

@@ -147,7 +147,8 @@ class ValidationReport(object):
                                'strict=False to skip the bad items):\n%s'
                                % (self.source, len(self.errors), self.format()), report=self)
         if self.issues:
-            log.warning('dataset %s: %d item(s) skipped or repaired (%s); see dataset.report.format()',
+            log.warning('dataset %s: %d item(s) skipped or repaired (%s); face-ssd-validate-data lists them as '
+                        'file:line (face-ssd-train prints them and writes OUTPUT_DIR/data_issues.txt)',
                         self.source, len(self.issues), ', '.join('%s=%d' % kv for kv in sorted(self.counts().items())))
 
 

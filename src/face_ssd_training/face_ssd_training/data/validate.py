@@ -58,14 +58,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     'what a loader would skip.',
         epilog='examples:\n'
                '  face-ssd-validate-data --format wider faces/fddb/images faces/fddb/fddb_bbx_gt.txt\n'
-               '  face-ssd-validate-data --format voc cartoon --image-set default\n'
+               '  face-ssd-validate-data --format voc cartoon --image-set default   (or --root cartoon)\n'
                '  face-ssd-validate-data --format openimages plates --split test\n'
                '  face-ssd-validate-data --format coco images/ instances.json\n'
                '  face-ssd-validate-data --format csv faces/selfies/images faces/selfies/original_classes.csv\n'
                '  face-ssd-validate-data --format folder negatives/images negatives/filelist.txt',
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--format', required=True, choices=['wider', 'voc', 'openimages', 'coco', 'csv', 'folder'])
-    p.add_argument('paths', nargs='+', help='dataset paths (see examples)')
+    p.add_argument('paths', nargs='*', help='dataset paths (see examples)')
+    p.add_argument('--root', action='append', default=[], metavar='PATH',
+                   help='the dataset folder, as an option: the same as giving it first among the paths (--format voc '
+                        '--root my_cvat_export)')
     p.add_argument('--labels', help='labels file (one class name per line, or a CVAT labelmap.txt)')
     p.add_argument('--image-set', default='trainval', help="VOC: list name under ImageSets/Main or a list file "
                    "(default: trainval; CVAT exports 'default')")
@@ -75,6 +78,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument('--strict', action='store_true', help='exit 1 when anything would be skipped or dropped')
     p.add_argument('--max-issues', type=int, default=50, help='issues to print (default 50; 0 = all)')
     args = p.parse_args(argv)
+    paths = list(args.root) + list(args.paths)
+    if not paths:
+        p.error('give the dataset path(s), e.g. --format voc my_cvat_export (or --root my_cvat_export)')
     kwargs = {'verify': args.verify, 'labels': args.labels}
     if args.format == 'voc':
         kwargs['image_set'] = args.image_set
@@ -84,7 +90,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         kwargs.pop('labels')
     logging.basicConfig(level=logging.ERROR)
     try:
-        ds = build_dataset(args.format, args.paths, **kwargs)
+        ds = build_dataset(args.format, paths, **kwargs)
     except (DatasetError, OSError, ValueError) as exc:
         print('face-ssd-validate-data: error: %s' % exc, file=sys.stderr)
         return 2

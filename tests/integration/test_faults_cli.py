@@ -1,0 +1,138 @@
+"""Every console script of both packages (read from their setup.py), run as a user would with missing, wrong and
+malformed arguments: each answers with a message and a non-zero exit code, and no Python traceback reaches the
+user. (Integration tests: the node scripts need a ROS domain, which the conftest isolates.)"""
+import ast
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SETUPS = [os.path.join(ROOT, 'src', 'face_ssd_ros', 'setup.py'),
+          os.path.join(ROOT, 'src', 'face_ssd_training', 'setup.py')]
+IMAGE = os.path.join(ROOT, '..', 'shared', 'data', 'faces', 'dlib', 'images', '2008_002506.jpg')
+
+
+def console_scripts():
+    """``{name: 'module:function'}`` of the console_scripts entry points of both setup.py files (parsed, not run)."""
+    out = {}
+    for path in SETUPS:
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values):
+                    if isinstance(key, ast.Constant) and key.value == 'console_scripts':
+                        for item in value.elts:
+                            name, target = [part.strip() for part in item.value.split('=')]
+                            out[name] = target
+    return out
+
+
+#: Per script: argument lists that must be refused ({T}: a scratch folder with broken inputs, {MODEL}: the shipped
+#: model, {IMG}: a real photo). Missing (nothing, or a flag without its value), wrong (paths that do not exist or
+#: hold the wrong thing) and malformed (values of the wrong type or out of range).
+CASES = {
+    'camera_node': [['--ros-args', '-p'], ['--ros-args', '-p', 'source:={T}/nope.mp4'],
+                    ['--ros-args', '-p', 'publish_rate:=fast']],
+    'detector_node': [['--ros-args', '-r'], ['--ros-args', '-p', 'model_path:={T}/bad.onnx'],
+                      ['--ros-args', '-p', 'score_threshold:=high']],
+    'lifecycle_detector_node': [['--ros-args', '-r'], ['--ros-args', '-p', 'model_path:={T}/bad.onnx'],
+                                ['--ros-args', '-p', 'track_buffer:=-1']],
+    'overlay_node': [['--ros-args', '-p'], ['--ros-args', '-p', 'video_path:={T}/out.gif'],
+                     ['--ros-args', '-p', 'cache_size:=0']],
+    'replay_node': [[], ['--ros-args', '-p', 'bag_path:={T}/nope'], ['--ros-args', '-p', 'mode:=sideways']],
+    'evaluator_node': [['--ros-args', '-p'], ['--ros-args', '-p', 'iou_threshold:=2.0'],
+                       ['--ros-args', '-p', 'fppi:=abc']],
+    'face-ssd-make-bag': [[], ['--wider', '{T}/nope.txt', '--images', '{T}', '--out', '{T}/bag_a'],
+                          ['--voc', '{T}/empty', '--out', '{T}/bag_b'], ['--video', '{T}/bad.onnx', '--out', '{T}/c',
+                                                                         '--fps', 'abc']],
+    'face-ssd-bag-eval': [[], ['{T}/images_only_bag', '--out', '{T}/be'], ['{T}/nope_bag'],
+                          ['{T}/images_only_bag', '--iou', 'high']],
+    'face_ssd_pipeline': [['--set'], ['--source', '{T}/nope.mp4'], ['--set', 'detector.score_threshold=7'],
+                          ['--model', '{T}/bad.onnx', '--source', '{IMG}'], ['--duration', 'soon']],
+    'face_ssd_demo': [['--score-threshold', 'abc'], ['--out', '{T}/demo', '--model', '{T}/bad.onnx', '--seconds', '0.2']],
+    'face-ssd-detect': [[], ['--out', '{T}/p1.jsonl', '{T}/nope.jpg'],
+                        ['--out', '{T}/p2.jsonl', '--model', '{T}/bad.onnx', '{IMG}'],
+                        ['--out', '{T}/p3.jsonl', '--images-from', '{T}/nope.txt'],
+                        ['--out', '{T}/p4.jsonl', '{T}/empty'], ['--out', '{T}/p5.jsonl', '--threads', 'two', '{IMG}']],
+    'face-ssd-build-engine': [[], ['{T}/nope.onnx'], ['{T}/bad.onnx', '--output', '{T}/e.engine'],
+                              ['{MODEL}', '--precision', 'fp7']],
+    'face-ssd-trt-parity': [[], ['{T}/nope.engine', '--reference', '{T}/nope.onnx'],
+                            ['{MODEL}', '--reference', '{MODEL}', '--limit', 'x']],
+    'face-ssd-trt-bench': [[], ['{T}/nope.onnx'], ['{MODEL}', '--frame-sizes', 'huge']],
+    'face-ssd-train': [['--config'], ['--config', '{T}/missing_dataset.yaml'], ['--set', 'train.epochs=abc'],
+                       ['--config', '{T}/nope.yaml']],
+    'face-ssd-export': [[], ['{T}/nope.pt', '--out', '{T}/m.onnx'], ['{T}/garbage.pt', '--out', '{T}/m.onnx'],
+                        ['{T}/garbage.pt', '--out', '{T}/m.onnx', '--input-size', 'big']],
+    'face-ssd-eval': [[], ['wider', '--model', '{T}/bad.onnx', '--gt-dir', '{T}/empty'],
+                      ['voc', '--pred', '{T}/nope.jsonl', '--format', 'voc', '{T}/empty']],
+    'face-ssd-validate-data': [[], ['--format', 'voc', '{T}/nope'], ['--format', 'xml', '{T}'],
+                               ['--format', 'voc', '--root', '{T}/nope']],
+    'face-ssd-autolabel': [[], ['{T}/nope', '-o', '{T}/al', '--model', '{T}/bad.onnx'],
+                           ['{T}/empty', '-o', '{T}/al2', '--score-threshold', 'lots', '--model', '{MODEL}']],
+    'face-ssd-import-onnx': [[], ['{T}/bad.onnx', '--out', '{T}/c.pt', '--images', '{T}/empty'],
+                             ['{T}/nope.onnx', '--out', '{T}/c.pt', '--images', '{T}', '--max-images', 'x']],
+}
+
+
+def _images_only_bag(path):
+    """A rosbag2 with camera images and nothing else (no ground truth, no detections)."""
+    from rosbags import rosbag2
+    from face_ssd_ros.evaluation.bag_io import IMAGE_TYPE, header_msg, image_msg, make_typestore
+    ts = make_typestore(None)
+    writer = rosbag2.Writer(path, version=8)
+    writer.open()
+    conn = writer.add_connection('/image_raw', IMAGE_TYPE, typestore=ts)
+    for i in range(2):
+        stamp = (i + 1) * 10 ** 8
+        image = np.full((24, 32, 3), 40 * i, np.uint8)
+        writer.write(conn, stamp, ts.serialize_cdr(image_msg(ts, header_msg(ts, stamp, 'camera'), image, 'rgb8'),
+                                                   IMAGE_TYPE))
+    writer.close()
+
+
+@pytest.fixture(scope='module')
+def scratch(tmp_path_factory):
+    t = tmp_path_factory.mktemp('cli')
+    (t / 'empty').mkdir()
+    (t / 'bad.onnx').write_bytes(b'this is not an onnx model\n' * 10)
+    (t / 'garbage.pt').write_bytes(b'\x80\x02not a checkpoint')
+    (t / 'missing_dataset.yaml').write_text(
+        'data:\n  train:\n    - {format: wider, images: %s/no_such_folder/images, gt: %s/no_such_folder/gt.txt}\n'
+        'train: {epochs: 1, max_iters: 1, num_workers: 0, device: cpu}\noutput: {dir: %s/run}\n' % (t, t, t))
+    _images_only_bag(str(t / 'images_only_bag'))
+    return str(t)
+
+
+def _run(script, target, args, scratch, model):
+    module, function = target.split(':')
+    argv = [a.replace('{T}', scratch).replace('{MODEL}', model).replace('{IMG}', IMAGE) for a in args]
+    code = 'import sys; sys.argv[0] = %r; from %s import %s as main; sys.exit(main())' % (script, module, function)
+    try:
+        proc = subprocess.run([sys.executable, '-c', code] + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=120, cwd=scratch)
+    except subprocess.TimeoutExpired as exc:
+        return argv, None, 'did not end within 120 s (it should refuse these arguments):\n%s' % (exc.output or '')
+    return argv, proc.returncode, proc.stdout
+
+
+def test_every_console_script_has_its_cases():
+    assert set(console_scripts()) == set(CASES)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize('script', sorted(CASES))
+def test_bad_arguments_get_a_message_and_a_non_zero_exit_without_traceback(script, scratch, model_path):
+    target = console_scripts()[script]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda args: _run(script, target, args, scratch, model_path), CASES[script]))
+    problems = []
+    for argv, code, output in results:
+        lines = [line for line in output.splitlines() if line.strip()]
+        if code is None or code <= 0 or 'Traceback' in output or not lines:
+            problems.append('%s %s -> exit %s:\n%s' % (script, ' '.join(argv), code, output[-3000:]))
+    assert not problems, '\n\n'.join(problems)
