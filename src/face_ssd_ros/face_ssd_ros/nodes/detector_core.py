@@ -271,3 +271,28 @@ class DetectorCore(object):
 
     def summary_text(self):
         return self.stats.format_summary('detector summary (%s)' % self.node.get_fully_qualified_name())
+
+
+class DetectorCoreViews(object):
+    """What the detector nodes show of their :class:`DetectorCore` (``self.core``): ``stats``, ``detector`` (None
+    before the model is loaded), ``tracker``, ``pub`` and ``sub``; a mixin of both detector nodes."""
+
+    @property
+    def stats(self):
+        return self.core.stats
+
+    @property
+    def detector(self):
+        return self.core.detector if self.core is not None else None
+
+    @property
+    def tracker(self):
+        return self.core.tracker
+
+    @property
+    def pub(self):
+        return self.core.pub
+
+    @property
+    def sub(self):
+        return self.core.sub

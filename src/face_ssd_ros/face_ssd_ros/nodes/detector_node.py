@@ -30,10 +30,10 @@ Run: ``ros2 run face_ssd_ros detector_node --ros-args -p model_path:=/path/model
 (add ``-p image_transport:=compressed`` to read ``/cam/image/compressed``)
 """
 from face_ssd_ros.nodes.common import FaceSsdNode, StartupError, exit_with, run_node
-from face_ssd_ros.nodes.detector_core import DetectorCore
+from face_ssd_ros.nodes.detector_core import DetectorCore, DetectorCoreViews
 
 
-class DetectorNode(FaceSsdNode):
+class DetectorNode(DetectorCoreViews, FaceSsdNode):
     """Face detector node (see the module docstring). ``stats`` holds the per-stage latencies and counters;
     ``detector`` the FaceDetector, ``tracker`` the ByteTracker (None with tracking off)."""
 
@@ -52,26 +52,6 @@ class DetectorNode(FaceSsdNode):
         self.core.create_publisher()
         self.core.subscribe()
         self.start_diagnostics(p['diagnostics_period'])
-
-    @property
-    def stats(self):
-        return self.core.stats
-
-    @property
-    def detector(self):
-        return self.core.detector if self.core is not None else None
-
-    @property
-    def tracker(self):
-        return self.core.tracker
-
-    @property
-    def pub(self):
-        return self.core.pub
-
-    @property
-    def sub(self):
-        return self.core.sub
 
     def diagnostics_status(self):
         """DiagnosticStatus with rates, counters, tracking and per-stage latency (mean / p95 ms)."""

@@ -28,10 +28,10 @@ Run: ``ros2 run face_ssd_ros lifecycle_detector_node --ros-args -p autostart:=fa
 from rclpy.lifecycle import TransitionCallbackReturn
 
 from face_ssd_ros.nodes.common import FaceSsdLifecycleNode, StartupError, exit_with, run_node
-from face_ssd_ros.nodes.detector_core import DetectorCore
+from face_ssd_ros.nodes.detector_core import DetectorCore, DetectorCoreViews
 
 
-class LifecycleDetectorNode(FaceSsdLifecycleNode):
+class LifecycleDetectorNode(DetectorCoreViews, FaceSsdLifecycleNode):
     """Managed face detector (see the module docstring). ``stats``, ``detector``, ``tracker``, ``pub``, ``sub``
     as for :class:`face_ssd_ros.nodes.detector_node.DetectorNode` (None where the state has none)."""
 
@@ -55,26 +55,6 @@ class LifecycleDetectorNode(FaceSsdLifecycleNode):
         if not p['autostart']:
             self.get_logger().info('unconfigured, waiting for a lifecycle manager (autostart is false): '
                                    'ros2 lifecycle set %s configure' % self.get_fully_qualified_name())
-
-    @property
-    def stats(self):
-        return self.core.stats
-
-    @property
-    def detector(self):
-        return self.core.detector if self.core is not None else None
-
-    @property
-    def tracker(self):
-        return self.core.tracker
-
-    @property
-    def pub(self):
-        return self.core.pub
-
-    @property
-    def sub(self):
-        return self.core.sub
 
     # ------------------------------------------------------------------ transitions
     def on_configure(self, state):
