@@ -53,10 +53,11 @@ train-default: pseudo-labels
 	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
 	  --config config/training/face_default_stage5.yaml
 
-# The shipped model: stage 5's last epoch, at both input sizes, and its weights-only checkpoint (the start of every
+# The shipped model: stage 5's best epoch by the dlib validation mAP (best.pt), at both input sizes, and its
+# weights-only checkpoint (the start of every
 # fine-tuning: train.init_checkpoint).
 MODELS := src/face_ssd_ros/face_ssd_ros/models
-SHIP_CKPT ?= runs/face_default_stage5/last.pt
+SHIP_CKPT ?= runs/face_default_stage5/best.pt
 ship-default: setup
 	$(ACTIVATE)
 	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default.onnx --weights-out $(MODELS)/face_default.pt

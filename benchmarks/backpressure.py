@@ -5,8 +5,8 @@
         [--max-rss-growth-mb 5] [--json out/bench/backpressure.json]
 
 The detector runs the shipped architecture at network input ``--size`` (exported from ``--checkpoint`` /
-``runs/face_default/best.pt``, or untrained weights of the same compute; the shipped ONNX model has a fixed input
-size, so a slower detector cannot be had through the node's parameters). Its speed is measured first with a bare
+the shipped ``models/face_default.pt``, or untrained weights of the same compute; the shipped ONNX model has a
+fixed input size, so a slower detector cannot be had through the node's parameters). Its speed is measured first with a bare
 FaceDetector on the same image (in a child process); then a fixture publisher sends the image at ``--factor`` x
 that rate for ``--duration`` seconds into the real detector node over real DDS, in each ``--modes`` (all in this
 process / the detector as its own process). Printed: e2e latency p50 / p95 / max and RSS of every process per

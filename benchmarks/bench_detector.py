@@ -15,7 +15,7 @@ bench_pipeline.py for that). ONNX Runtime's threads sleep between runs as in the
 
 Models: the shipped ONNX model runs at its own size (320x240). Other sizes, and the torch backend (which runs
 training checkpoints), use the shipped architecture exported at that size from ``--checkpoint`` (default
-``runs/face_default/best.pt``), or untrained weights of the same architecture when no checkpoint exists (same
+the shipped ``models/face_default.pt``), or untrained weights of the same architecture when no checkpoint exists (same
 compute, so network timings hold; the ``weights`` column says which). TensorRT runs only where it is installed and
 an engine is given per size (``--engine WxH=PATH``, built by face-ssd-build-engine); otherwise a 'skipped' line.
 Timings on a shared or busy CPU are contaminated: run on an idle machine for numbers you publish.
@@ -128,7 +128,7 @@ def build_arg_parser():
     p.add_argument('--allow-spinning', action='store_true', help='let ONNX Runtime\'s threads busy-wait between '
                    'frames (the detector parameter allow_spinning; default: they sleep)')
     p.add_argument('--checkpoint', default=None, help='training checkpoint for other sizes and the torch backend '
-                   '(default runs/face_default/best.pt if present, else untrained weights)')
+                   '(default the shipped models/face_default.pt if present, else untrained weights)')
     p.add_argument('--engine', action='append', default=[], metavar='WxH=PATH', help='TensorRT engine per size')
     p.add_argument('--json', default=None, help='also write the figures to this JSON file')
     return p

@@ -94,6 +94,8 @@ def build_arg_parser():
     p.add_argument('--overlay', action='store_true', help='run the overlay node too')
     p.add_argument('--image-size', default='640x480', help='published frame size WxH')
     p.add_argument('--model', default='', help='detector model ("" = the shipped model)')
+    p.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                   help='extra pipeline parameter, e.g. --set detector.tracking=false (repeatable)')
     p.add_argument('--allow-spinning', action='store_true', help='detector parameter allow_spinning: ONNX Runtime\'s '
                    'threads busy-wait between frames (default: they sleep, CPU follows the work)')
     p.add_argument('--settle', type=float, default=1.0, help='seconds of arrays excluded from latency at start')
@@ -124,7 +126,8 @@ def main(argv=None):
         for mode in args.modes:
             for rate in benchlib.parse_list(args.rates):
                 nodes = benchlib_ros.detector_pipeline(args.model, args.overlay,
-                                                       extra={'detector.allow_spinning': args.allow_spinning})
+                                                       extra=dict([('detector.allow_spinning', args.allow_spinning)]
+                                                                  + [kv.split('=', 1) for kv in args.set]))
                 result = benchlib_ros.run_session(mode, nodes, args.duration, image_rgb=image, rate_hz=rate)
                 out['runs'].append(benchlib.run_figures(result, args.settle))
         print('\nend-to-end latency [ms] (publish stamp -> detections received), overhead = e2e mean / inference '

@@ -19,7 +19,7 @@ SOURCES = (os.path.join(REPO, 'src', 'face_ssd_ros'), os.path.join(REPO, 'src', 
 #: Real photos used as benchmark frames (dlib's held-out validation images, large clear faces).
 REAL_IMAGES = (os.path.join('faces', 'dlib', 'images', '2008_002506.jpg'),
                os.path.join('faces', 'dlib', 'images', '2008_001322.jpg'))
-DEFAULT_CHECKPOINT = os.path.join(REPO, 'runs', 'face_default', 'best.pt')
+DEFAULT_CHECKPOINT = os.path.join(REPO, 'src', 'face_ssd_ros', 'face_ssd_ros', 'models', 'face_default.pt')  # shipped
 
 
 # ---------------------------------------------------------------------------------------------- environment
@@ -573,7 +573,7 @@ def prepare_models(sizes, workdir, checkpoint=None, want_onnx=True, want_checkpo
     """Models of the shipped architecture at each network input size ``(w, h)``, for timing.
 
     At the shipped model's own size the ONNX entry is the shipped model. It has a fixed input size, so other sizes
-    are exported (face_ssd_training.export) from ``checkpoint`` (default ``runs/face_default/best.pt`` when
+    are exported (face_ssd_training.export) from ``checkpoint`` (default: the shipped ``models/face_default.pt`` when
     present); the torch backend always runs such a checkpoint. Without a checkpoint, an untrained
     (seeded random) checkpoint of the same architecture and manifest is used: identical compute, so the network
     timings hold, but its detections (and so the post-processing time) are not representative; every entry says
