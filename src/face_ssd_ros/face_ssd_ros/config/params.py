@@ -166,8 +166,7 @@ DETECTOR_PARAMS = (
               'string', read_only=True),
     ParamSpec('backend', 'auto', 'Inference backend (auto = by model file extension)', 'string',
               choices=('auto', 'onnxruntime', 'tensorrt', 'torch'), read_only=True),
-    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection (with tracking on, a face already '
-              'tracked may also continue with boxes down to track_low_threshold)', 'double', min=0.0, max=1.0),
+    ParamSpec('score_threshold', 0.6, 'Minimum class score of a reported detection', 'double', min=0.0, max=1.0),
     ParamSpec('nms_iou', 0.3, 'IoU above which a lower-scored box of the same class is suppressed', 'double',
               min=0.0, max=1.0),
     ParamSpec('max_detections', 200, 'Maximum detections per frame', 'int', min=1, max=10000),
@@ -196,7 +195,7 @@ DETECTOR_PARAMS = (
     ParamSpec('track_min_hits', 2, 'Consecutive frames with a box at or above score_threshold before a new track '
               'gets an id (its boxes are published with an empty id until then)', 'int', min=1, max=1000),
     ParamSpec('track_low_threshold', 0.2, 'Boxes scoring from this up to score_threshold may continue a tracked '
-              'face (ByteTrack\'s second pass: a face whose score dips keeps its id and stays published); they '
+              'face (ByteTrack\'s second pass: a face whose score dips keeps its track and id, unpublished); they '
               'never start a track. >= score_threshold turns the second pass off', 'double', min=0.0, max=1.0),
     ParamSpec('managed', False, 'Run as a lifecycle (managed) node: the launch files and the runner then start '
               'lifecycle_detector_node instead of detector_node', 'bool', read_only=True),

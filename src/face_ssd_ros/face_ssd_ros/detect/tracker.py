@@ -11,7 +11,8 @@ publish threshold, see below) and assigns track ids:
 3. **Second pass** (ByteTrack's idea): *low* boxes (``low_threshold <= score < high_threshold``) are matched to
    the confirmed tracks still unmatched that were seen in the previous frame, at IoU ``>= max(match_iou, 0.5)``.
    A face whose score dips below the publish threshold for a few frames keeps its track (and its id) instead of
-   being lost; a low box that continues no track is dropped, so background clutter never starts a track.
+   being lost, so it comes back with the same id; the low box itself is not published (``score_threshold`` keeps
+   its meaning), and a low box that continues no track is dropped, so background clutter never starts a track.
 4. Tentative tracks (not yet ``min_hits`` consecutive matches) are matched to the remaining high boxes; a
    tentative track that misses a frame is deleted. Remaining high boxes start new tentative tracks.
 5. A confirmed track without a match is *lost*; it is deleted after more than ``track_buffer`` frames lost, and
@@ -19,8 +20,8 @@ publish threshold, see below) and assigns track ids:
 
 Ids are positive integers, handed out in increasing order when a track is confirmed (after ``min_hits``
 consecutive frames with a high box) and never reused by the same tracker, so a face that leaves and a new one that
-enters never share an id. Published boxes (``keep``): every high box (with its id once its track is confirmed,
-0 = no id before) and the low boxes that continued a confirmed track (with its id).
+enters never share an id. Published boxes (``keep``): the high boxes, with their id once their track is
+confirmed (0 = no id before).
 
 Frames are counted by :meth:`update` calls: ``track_buffer`` and ``min_hits`` are in processed frames.
 """
@@ -271,8 +272,7 @@ class ByteTracker(object):
             if index is not None:
                 self._hit(track, boxes[index], scores[index])
                 if track.confirmed:
-                    track_ids[index] = track.track_id
-                    keep[index] = True
+                    track_ids[index] = track.track_id   # a low box keeps the track alive but is not published
                 survivors.append(track)
             elif track.confirmed:
                 track.state = LOST

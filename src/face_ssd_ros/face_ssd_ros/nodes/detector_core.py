@@ -10,7 +10,7 @@ transitions (configure = :meth:`load`, activate = :meth:`subscribe`, deactivate 
 
 With ``tracking`` on, the model's boxes are post-processed down to ``min(track_low_threshold, score_threshold)``
 and handed to the tracker, which publishes every box at or above ``score_threshold`` (with its track id once the
-track is confirmed) plus the lower boxes that continue a confirmed track (ByteTrack's second pass); with tracking
+track is confirmed); the lower boxes only keep a confirmed track alive (ByteTrack's second pass). With tracking
 off, the boxes at or above ``score_threshold`` with an empty id.
 
 Who feeds the image topic is watched (:meth:`face_ssd_ros.nodes.common.FaceSsdNodeMixin.watched_subscription`):
