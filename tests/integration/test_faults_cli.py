@@ -76,6 +76,9 @@ CASES = {
                            ['{T}/empty', '-o', '{T}/al2', '--score-threshold', 'lots', '--model', '{MODEL}']],
     'face-ssd-import-onnx': [[], ['{T}/bad.onnx', '--out', '{T}/c.pt', '--images', '{T}/empty'],
                              ['{T}/nope.onnx', '--out', '{T}/c.pt', '--images', '{T}', '--max-images', 'x']],
+    'face-ssd-split': [[], ['--format', 'voc', '{T}/nope', '--train-out', '{T}/tr.txt', '--test-out', '{T}/te.txt'],
+                       ['--format', 'voc', '{T}/empty', '--train-out', '{T}/tr.txt', '--test-out', '{T}/te.txt',
+                        '--test-fraction', 'half']],
 }
 
 

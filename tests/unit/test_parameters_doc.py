@@ -55,8 +55,8 @@ def test_every_parameter_has_one_row_in_its_node_section(node):
 
 def test_golden_rows():
     text = docs.render()
-    assert ('| `score_threshold` | double | `0.6` | 0.0 to 1.0 | yes | Minimum class score of a reported detection '
-            '(with tracking on') in text
+    assert '| `score_threshold` | double | `0.6` | 0.0 to 1.0 | yes | Minimum class score of a reported detection |' \
+        in text
     assert '| `source` | string | `"0"` | - | read-only | Capture source:' in text
     assert ('| `backend` | string | `auto` | `auto`, `onnxruntime`, `tensorrt`, `torch` | read-only | Inference '
             'backend (auto = by model file extension) |') in text
