@@ -178,7 +178,7 @@ def test_bag_eval_model_on_a_robot_bag_and_detections_written_back(jpeg_bag, det
         if rgb is not None:
             decoded = decode_image(COMPRESSED_IMAGE_TYPE, _images(bag)[index][2], 'RGB')
             expected[index] = [(d.x1, d.y1, d.x2, d.y2, d.score, d.label) for d in detector.detect(decoded)[0]]
-    assert sum(len(v) for v in expected.values()) >= 10 and report['detections']['boxes'] == sum(
+    assert sum(len(v) for v in expected.values()) >= 5 and report['detections']['boxes'] == sum(
         len(v) for v in expected.values())
 
     lines = [json.loads(line) for line in open(jsonl)]
