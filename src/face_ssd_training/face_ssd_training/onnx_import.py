@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .export import parity
 from .models import InferenceModel, model_from_manifest
 
 
@@ -142,7 +143,8 @@ def checkpoint_from_onnx(onnx_path, calib_images, max_images=64, log=print):
             bn.running_var.copy_(var.float())
             bn.weight.copy_(torch.sqrt(var + bn.eps).float())
             bn.bias.copy_((mean + bias).float())
-    err = _parity(model, onnx_path, xs[:8], w, h)
+    ds, db = parity(InferenceModel(model, w, h).eval(), onnx_path, manifest)   # the export's own check
+    err = max(ds, db)
     log('imported %s: %d convolutions (%d with BatchNorm unfolded on %d images); max |ONNX - PyTorch| %.2e'
         % (onnx_path, len(pairs), len(bns), len(xs), err))
     training = dict(manifest.get('training', {}))
@@ -150,19 +152,6 @@ def checkpoint_from_onnx(onnx_path, calib_images, max_images=64, log=print):
             'config': {'model': {'arch': manifest['arch']}, 'imported_from': str(onnx_path)},
             'epoch': int(training.get('epoch', 0)) - 1, 'metrics': {}}
     return ckpt, err
-
-
-def _parity(model, onnx_path, xs, w, h):
-    import onnxruntime as ort
-    sess = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
-    im = InferenceModel(model, w, h).eval()
-    err = 0.0
-    with torch.no_grad():
-        for x in xs:
-            s_o, b_o = sess.run(['scores', 'boxes'], {'input': x.numpy()})
-            s_t, b_t = im(x)
-            err = max(err, float(np.abs(s_o - s_t.numpy()).max()), float(np.abs(b_o - b_t.numpy()).max()))
-    return err
 
 
 def main(argv=None):
