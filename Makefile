@@ -52,6 +52,9 @@ train-default: pseudo-labels
 	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
 	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
 	  --config config/training/face_default_stage5.yaml
+	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
+	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
+	  --config config/training/face_default_stage5.yaml --config config/training/face_default_stage6.yaml
 
 # The shipped model: stage 5's best epoch by the dlib validation mAP (best.pt), at both input sizes, and its
 # weights-only checkpoint (the start of every
@@ -60,7 +63,7 @@ MODELS := src/face_ssd_ros/face_ssd_ros/models
 SHIP_CKPT ?= runs/face_default_stage5/best.pt
 ship-default: setup
 	$(ACTIVATE)
-	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default.onnx --weights-out $(MODELS)/face_default.pt
+	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default.onnx --input-size 320x240 --weights-out $(MODELS)/face_default.pt
 	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default_640x480.onnx --input-size 640x480
 
 eval-default: setup

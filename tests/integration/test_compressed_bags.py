@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import robot_bags
+from detector_graph import DetectorGraph
 from face_ssd_ros import runner
 from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, build_pipeline, find_config
 from face_ssd_ros.evaluation import bag_eval, make_bag
@@ -45,44 +46,20 @@ def _faces(name):
     raise KeyError(name)
 
 
-class _CompressedGraph(object):
+class _CompressedGraph(DetectorGraph):
     """A detector with image_transport compressed, image_raw remapped to /<ns>_cam/image, and a test node that
     publishes CompressedImage on /<ns>_cam/image/compressed (reliable) and collects ``detections``."""
 
     def __init__(self, context, namespace, helpers, model_path):
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import CompressedImage
-        desc = build_pipeline(namespace=namespace, nodes=['detector'], image_topic='/%s_cam/image' % namespace,
-                              overrides={'detector.model_path': model_path, 'detector.qos_reliability': 'reliable',
-                                         'image_transport': 'compressed'})
-        self.detector = runner.create_nodes(desc, context)['detector']
-        self.col = helpers.make_collector(context, '/' + namespace)
-        self.pub = self.col.create_publisher(CompressedImage, '/%s_cam/image/compressed' % namespace,
-                                             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.detector)
-        self.executor.add_node(self.col)
-        self.helpers = helpers
-        self.wait(lambda: self.pub.get_subscription_count() >= 1, 'the detector subscription')
-
-    def spin(self):
-        self.executor.spin_once(timeout_sec=0.05)
-
-    def wait(self, predicate, what, timeout=20):
-        self.helpers.wait_for(predicate, timeout, what, spin=self.spin)
+        super(_CompressedGraph, self).__init__(context, namespace, helpers, model_path, CompressedImage,
+                                               '/%s_cam/image/compressed' % namespace,
+                                               overrides={'image_transport': 'compressed'},
+                                               image_topic='/%s_cam/image' % namespace)
 
     def send(self, fmt, data, sec):
         from sensor_msgs.msg import CompressedImage
-        msg = CompressedImage(format=fmt, data=bytes(data))
-        msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id = sec, 11, 'robot_cam'
-        before = self.detector.stats.counter('frames_received')
-        self.pub.publish(msg)
-        self.wait(lambda: self.detector.stats.counter('frames_received') > before, 'frame %d to arrive' % sec)
-
-    def close(self):
-        self.detector.destroy_node()
-        self.col.destroy_node()
+        self.publish(CompressedImage(format=fmt, data=bytes(data)), sec, 11, 'robot_cam')
 
 
 @pytest.mark.timeout(60)

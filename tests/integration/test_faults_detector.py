@@ -11,8 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from face_ssd_ros import runner
-from face_ssd_ros.config.pipeline import build_pipeline
+from detector_graph import DetectorGraph
 from face_ssd_ros.detect.manifest import sidecar_path
 from face_ssd_ros.nodes.common import StartupError
 
@@ -62,45 +61,16 @@ def _face_photo(frames):
     return cv2.cvtColor(cv2.imread(os.path.join(folder, listing[0][0])), cv2.COLOR_BGR2RGB)
 
 
-class _Graph(object):
+class _Graph(DetectorGraph):
     """A detector node + a test node publishing ``image_raw`` (reliable) and collecting ``detections``."""
 
     def __init__(self, context, namespace, helpers, model_path):
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
-        desc = build_pipeline(namespace=namespace, nodes=['detector'], overrides={
-            'detector.model_path': model_path, 'detector.qos_reliability': 'reliable'})
-        self.detector = runner.create_nodes(desc, context)['detector']
-        self.col = helpers.make_collector(context, '/' + namespace)
-        self.pub = self.col.create_publisher(Image, 'image_raw', QoSProfile(depth=1,
-                                                                          reliability=ReliabilityPolicy.RELIABLE))
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.detector)
-        self.executor.add_node(self.col)
-        self.helpers = helpers
-        self.wait(lambda: self.pub.get_subscription_count() >= 1, 'the detector subscription')
-
-    def spin(self):
-        self.executor.spin_once(timeout_sec=0.05)
-
-    def wait(self, predicate, what, timeout=20):
-        self.helpers.wait_for(predicate, timeout, what, spin=self.spin)
+        super(_Graph, self).__init__(context, namespace, helpers, model_path, Image, 'image_raw')
 
     def send(self, msg, sec, nanosec=7):
         """Publish ``msg`` stamped (sec, nanosec) and wait until the detector has received it."""
-        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
-        msg.header.frame_id = 'faults'
-        before = self.detector.stats.counter('frames_received')
-        self.pub.publish(msg)
-        self.wait(lambda: self.detector.stats.counter('frames_received') > before, 'frame %d to arrive' % sec)
-
-    def counter(self, name):
-        return self.detector.stats.counter(name)
-
-    def close(self):
-        self.detector.destroy_node()
-        self.col.destroy_node()
+        self.publish(msg, sec, nanosec, 'faults')
 
 
 def _image(arr, encoding='rgb8'):

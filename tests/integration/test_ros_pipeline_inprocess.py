@@ -1,6 +1,7 @@
 """The same pipeline in one process (face_ssd_ros.runner), plus node behaviour that needs a live ROS graph:
 runtime parameter validation, skipped frames, a camera without its device, Ctrl-C of the runner CLI."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -149,6 +150,8 @@ def test_runner_records_jsonl_and_stops_at_end_of_file(frames, model_path, tmp_p
         assert 0 <= x1 < x2 and 0 <= y1 < y2 and 0 < score <= 1 and label == 'face'
         assert track_id is None  # the first frame: tracks are confirmed after track_min_hits (2) frames
     assert 'frames processed by the detector: 3' in runner.format_summary(summary)
+    assert 0 < summary['cpu_percent'] < 100.0 * (os.cpu_count() or 1)  # every thread of this process counted
+    assert 'CPU: ' in runner.format_summary(summary)
 
 
 @pytest.mark.timeout(90)

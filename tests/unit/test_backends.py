@@ -55,7 +55,7 @@ def test_onnxruntime_infer_matches_reference(grid_model, grid_boxes_fn):
     assert isinstance(backend, OnnxRuntimeBackend) and backend.name == 'onnxruntime'
     assert backend.providers == ['CPUExecutionProvider']
     assert backend.session.get_session_options().intra_op_num_threads == 2
-    assert OnnxRuntimeBackend(grid_model, m).session.get_session_options().intra_op_num_threads == 0   # ORT default
+    assert OnnxRuntimeBackend(grid_model, m).session.get_session_options().intra_op_num_threads == 1   # auto
     img = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
     scores, boxes = backend.infer(preprocess(img, m))
     assert _spin_entries(backend) == ('0', '0')    # idle ORT threads sleep by default
@@ -94,6 +94,40 @@ def test_allow_spinning_reaches_the_onnxruntime_session(grid_model):
         assert _spin_entries(detector.backend) == ('0', '0')
     with FaceDetector.from_params(dict(values, allow_spinning=True)) as detector:
         assert _spin_entries(detector.backend) == ('1', '1')
+
+
+def test_auto_threads_rule():
+    from face_ssd_ros.detect.backends.onnxruntime_backend import intra_op_threads
+    assert intra_op_threads(0, False, (320, 240)) == 1       # sleeping workers, small input: one thread
+    assert intra_op_threads(0, False, (32, 24)) == 1
+    assert intra_op_threads(0, False) == 1                   # size unknown: the small case
+    assert intra_op_threads(0, False, (640, 480)) is None    # larger inputs keep ONNX Runtime's pool
+    assert intra_op_threads(0, False, (321, 240)) is None
+    assert intra_op_threads(0, True, (320, 240)) is None     # spinning: ONNX Runtime's default pool
+    assert intra_op_threads(3, False, (320, 240)) == 3       # an explicit setting always wins
+    assert intra_op_threads(2, True, (640, 480)) == 2
+
+
+def test_auto_threads_reach_the_onnxruntime_session(grid_model):
+    """num_threads 0 (the node's default) gives the session one intra-op thread while the workers would sleep."""
+    from face_ssd_ros.config import params
+    from face_ssd_ros.detect.inference import FaceDetector
+
+    def threads(backend):
+        return backend.session.get_session_options().intra_op_num_threads
+    values = dict(params.defaults(params.DETECTOR_PARAMS), model_path=grid_model)
+    assert values['num_threads'] == 0 and values['allow_spinning'] is False
+    with FaceDetector.from_params(values) as detector:
+        assert threads(detector.backend) == 1
+    with FaceDetector.from_params(dict(values, num_threads=2)) as detector:
+        assert threads(detector.backend) == 2
+    with FaceDetector.from_params(dict(values, allow_spinning=True)) as detector:
+        assert threads(detector.backend) == 0                  # 0 = ONNX Runtime decides
+    shipped = dict(params.defaults(params.DETECTOR_PARAMS), input_width=640, input_height=480)
+    with FaceDetector.from_params(shipped) as detector:        # the shipped model's 640x480 sibling keeps the pool
+        assert detector.input_size == (640, 480) and threads(detector.backend) == 0
+    with FaceDetector.from_params(params.defaults(params.DETECTOR_PARAMS)) as detector:
+        assert detector.input_size == (320, 240) and threads(detector.backend) == 1
 
 
 def _build(onnx_builder, tmp_path, name='m.onnx', **kwargs):

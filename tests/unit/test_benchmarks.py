@@ -285,3 +285,12 @@ def test_bench_vs_baselines_variants_are_untrained_builders_of_our_registry():
     assert rows[1]['gmacs'] == pytest.approx(rows[0]['gmacs'])  # same builder and width: same compute
     assert rows[1]['convs'] == rows[0]['convs']
     assert rows[2]['gmacs'] < rows[0]['gmacs'] / 2.5  # half the channels: about a quarter of the MACs
+
+
+def test_bench_cpu_budget_ort_part_measures_every_setting_of_both_shipped_sizes():
+    import bench_cpu_budget
+    rows = bench_cpu_budget.ort_part(rate=500.0, frames=2, rounds=1, log=lambda *a: None)
+    assert [(r['model'], r['setting']) for r in rows] == [
+        (size, label) for size in ('320x240', '640x480') for label, _, _ in bench_cpu_budget.ORT_SETTINGS]
+    for r in rows:
+        assert r['cpu_ms'] >= 0 and r['wall_p50_ms'] > 0 and len(r['rounds']) == 1

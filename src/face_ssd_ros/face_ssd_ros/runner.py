@@ -48,6 +48,7 @@ from vision_msgs.msg import Detection2DArray
 from face_ssd_ros.supervise.accounting import format_accounting, frame_accounting
 from face_ssd_ros.supervise.graph import neighbour_text
 from face_ssd_ros.nodes.common import StartupError, detections_qos, endpoint_name, init_rclpy, to_parameter
+from face_ssd_ros.supervise.memory import keep_frame_buffers
 from face_ssd_ros.supervise.stop import StopRequest
 from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, bag_nodes, build_pipeline, \
     config_nodes, default_environment, find_config
@@ -265,6 +266,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
     nodes = collections.OrderedDict()
     recorder = None
     stopped_by = 'duration'
+    cpu_start = _process_cpu_s()
     t_start = time.monotonic()
     try:
         init_rclpy(ros_args, context=context, prog='face_ssd_pipeline')
@@ -283,6 +285,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         if 'replay' in nodes:
             nodes['replay'].start()  # it waits for its subscribers itself
         finishing = _finishing_nodes(nodes)
+        cpu_start = _process_cpu_s()  # the running pipeline's CPU, not the model's loading
         t_start = time.monotonic()
         next_check = t_start + 1.0
         draining_since = None
@@ -317,6 +320,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         except (KeyboardInterrupt, ExternalShutdownException):
             stopped_by = 'interrupted (%s)' % (stop.signal_name or 'SIGINT')
         elapsed = time.monotonic() - t_start
+        cpu_percent = 100.0 * (_process_cpu_s() - cpu_start) / elapsed if elapsed > 0 else 0.0
         for node in reversed(list(nodes.values())):
             shutdown = getattr(node, 'shutdown', None)
             if shutdown is not None:
@@ -347,6 +351,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
     summary = {
         'stopped_by': stopped_by,
         'elapsed_s': elapsed,
+        'cpu_percent': cpu_percent,
         'frames': camera.stats.counter('frames') if camera else None,
         'processed': detector.stats.counter('frames_processed') if detector else None,
         'detections': detector.stats.counter('detections') if detector else sum(recorder.labels.values()),
@@ -376,10 +381,18 @@ def write_detections_bag(summary, out, topic=DEFAULT_TOPICS['detections']):
     return copy_with_detections(replay.bag_path, out, replay.bag_image_topic, summary['kept'], topic)
 
 
+def _process_cpu_s():
+    """User + system CPU seconds of this process (all its threads)."""
+    t = os.times()
+    return t[0] + t[1]
+
+
 def format_summary(summary):
     """Multi-line text of a :func:`run` summary."""
     labels = summary['labels']
     lines = ['face_ssd pipeline: stopped by %s after %.1f s' % (summary['stopped_by'], summary['elapsed_s'])]
+    if summary.get('cpu_percent') is not None:
+        lines.append('  CPU: %.1f %% of one core (this process: every node of the pipeline)' % summary['cpu_percent'])
     if summary['frames'] is not None:
         lines.append('  frames published by the camera: %d' % summary['frames'])
     if summary.get('replayed') is not None:
@@ -474,6 +487,7 @@ def _describe(args, overrides):
 
 
 def main(argv=None):
+    keep_frame_buffers()  # frame-sized buffers from the heap, not fresh pages per frame (supervise/memory.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     ros_args = None
     if '--ros-args' in argv:

@@ -78,9 +78,10 @@ class PipelineStats(object):
 
     def rate(self, counter):
         """Counter ``counter`` per second since start (or the last reset); 0 before any time passed."""
-        summary = self.summary()
-        elapsed = summary['elapsed_s']
-        return summary['counters'].get(counter, 0) / elapsed if elapsed > 0 else 0.0
+        with self._lock:  # no summary(): the percentiles of every stage are not needed for a rate
+            elapsed = self._clock() - self._start
+            count = self._counters.get(counter, 0)
+        return count / elapsed if elapsed > 0 else 0.0
 
     def format_summary(self, title='pipeline statistics'):
         """Human-readable table: one row per stage (count, mean, p50, p95, max in ms), then the counters."""

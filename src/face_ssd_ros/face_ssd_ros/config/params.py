@@ -177,7 +177,10 @@ DETECTOR_PARAMS = (
               'model', 'int', min=0, max=4096, read_only=True),
     ParamSpec('input_height', 0, 'Network input height (0 = the model\'s); see input_width', 'int', min=0, max=4096,
               read_only=True),
-    ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0 = default)', 'int', min=0, max=64,
+    ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0 = auto: 1 while allow_spinning is false and the '
+              'network input is at most 320x240, since waking sleeping workers costs more CPU than it saves there; '
+              'otherwise ONNX Runtime\'s own pool, one pinned thread per core, which cuts the latency of larger '
+              'inputs such as 640x480)', 'int', min=0, max=64,
               read_only=True),
     ParamSpec('allow_spinning', False, 'Let ONNX Runtime\'s worker threads spin (busy-wait) between runs: false = '
               'they sleep, so the detector\'s CPU use follows its work (about a tenth of a core at 30 Hz with the '

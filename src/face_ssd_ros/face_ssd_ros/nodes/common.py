@@ -30,6 +30,7 @@ except ImportError:  # Humble
 
 from face_ssd_ros.config import params
 from face_ssd_ros.supervise.graph import SourceWatch, qos_mismatch_text
+from face_ssd_ros.supervise.memory import keep_frame_buffers
 from face_ssd_ros.supervise.stop import StopRequest
 
 _ROS_TYPES = {
@@ -476,9 +477,11 @@ def run_node(node_class, args=None, done=None):
     (:class:`face_ssd_ros.supervise.stop.StopRequest`): the callback in hand finishes, then the node's ``shutdown()``
     runs (files flushed, summary logged) and the exit code is 0; a second signal interrupts at once. A
     :class:`StartupError` (also malformed ROS arguments) is logged as one line and exits non-zero (no traceback; a
-    :class:`FaceSsdNode` has already destroyed what it had built). Returns the exit code.
+    :class:`FaceSsdNode` has already destroyed what it had built). Frame-sized buffers are kept in the heap
+    (:func:`face_ssd_ros.supervise.memory.keep_frame_buffers`). Returns the exit code.
     """
     name = getattr(node_class, 'DEFAULT_NAME', 'face_ssd')
+    keep_frame_buffers()
     try:
         init_rclpy(args, prog=name)
     except StartupError as exc:

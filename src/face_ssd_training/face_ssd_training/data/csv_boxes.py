@@ -14,11 +14,10 @@ import csv
 import os
 from collections import OrderedDict
 
-import numpy as np
 
 from .base import DetectionDataset
 from .checks import DatasetError, IndexBuilder, ValidationReport
-from .labels import resolve_labels
+from .labels import known_boxes, resolve_labels
 
 COORDS = ('xmin', 'ymin', 'xmax', 'ymax')
 IMAGE_COLUMNS = ('image', 'filename')
@@ -84,23 +83,13 @@ class CSVBoxesDataset(DetectionDataset):
         report = ValidationReport('csv:%s' % csv_file)
         rows, bad = read_box_csv(csv_file, report)
         labels = resolve_labels(labels, default=sorted(set(r[0] for objs in rows.values() for r in objs)))
-        index = {n: i for i, n in enumerate(labels)}
         builder = IndexBuilder(report, verify)
         report.stats['images_listed'] += len([b for b in bad if b])
         for rel, objs in rows.items():
             if rel in bad:
                 continue
             image_path = os.path.join(images_dir, rel)
-            boxes, cls, lines, dropped = [], [], [], 0
-            for name, coords, line in objs:
-                if index.get(name, 0) == 0:
-                    report.add('unknown_label', csv_file, line, 'class %r is not in the labels %s; box dropped'
-                               % (name, labels[1:]), image=image_path)
-                    dropped += 1
-                    continue
-                boxes.append(coords)
-                cls.append(index[name])
-                lines.append(line)
-            builder.add(image_path, rel, np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(cls, np.int64),
-                        csv_file, image_line=objs[0][2] if objs else None, box_lines=lines, n_dropped=dropped)
+            boxes, cls, lines, dropped = known_boxes(objs, labels, report, csv_file, image_path)
+            builder.add(image_path, rel, boxes, cls, csv_file, image_line=objs[0][2] if objs else None,
+                        box_lines=lines, n_dropped=dropped)
         super().__init__(builder.records, labels, report, transform=transform, strict=strict)

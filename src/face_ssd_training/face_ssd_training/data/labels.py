@@ -68,3 +68,29 @@ def resolve_labels(labels: Union[None, str, Sequence[str]], default: Optional[Se
     if isinstance(labels, (str, os.PathLike)):
         return load_labels(os.fspath(labels))
     return normalize_labels(list(labels))
+
+
+def known_boxes(objects, labels: Sequence[str], report, source: str, image_path: str):
+    """Keep the boxes of an image whose class is one of ``labels`` (index >= 1); report each other box.
+
+    Args:
+        objects: ``(class name, [x1, y1, x2, y2], line)`` per box, in file order.
+        labels: the dataset's labels, background first.
+        report: a ``checks.ValidationReport``: one ``unknown_label`` item (``source:line``) per dropped box.
+        source, image_path: the annotation file and the image, for the report.
+    Returns:
+        ``(boxes float64 [K, 4], classes int64 [K], lines [K], dropped)``.
+    """
+    import numpy as np
+    index = {name: i for i, name in enumerate(labels)}
+    boxes, classes, lines, dropped = [], [], [], 0
+    for name, coords, line in objects:
+        if index.get(name, 0) == 0:
+            report.add('unknown_label', source, line, 'class %r is not in the labels %s; box dropped'
+                       % (name, list(labels[1:])), image=image_path)
+            dropped += 1
+            continue
+        boxes.append(coords)
+        classes.append(index[name])
+        lines.append(line)
+    return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(classes, np.int64), lines, dropped

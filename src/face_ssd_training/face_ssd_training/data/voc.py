@@ -15,10 +15,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import List, Optional, Tuple, Union
 
-import numpy as np
-
 from .base import DetectionDataset
-from .labels import load_labels, resolve_labels
+from .labels import known_boxes, load_labels, resolve_labels
 from .checks import DatasetError, IndexBuilder, ValidationReport
 
 VocObject = Tuple[str, Tuple[float, float, float, float], bool, Optional[int]]
@@ -138,29 +136,22 @@ class VOCDataset(DetectionDataset):
             labels = load_labels(labels_file or _find_labels(root))
         else:
             labels = resolve_labels(None, default=sorted(set(o[0] for _, _, (_, _, objs, _) in parsed for o in objs)))
-        index = {name: i for i, name in enumerate(labels)}
         builder = IndexBuilder(report, verify)
         for image_id, xml_path, (filename, _size, objects, filename_line) in parsed:
             image_path = self._image_path(root, image_id, filename)
-            boxes, cls, lines, dropped = [], [], [], 0
+            kept = []
             for name, coords, difficult, line in objects:
                 if difficult and not keep_difficult:
                     report.stats['boxes_filtered_difficult'] += 1
                     continue
-                if name not in index or index[name] == 0:
-                    report.add('unknown_label', xml_path, line, 'class %r is not in the labels %s; box dropped'
-                               % (name, labels[1:]), image=image_path)
-                    dropped += 1
-                    continue
-                boxes.append(coords)
-                cls.append(index[name])
-                lines.append(line)
-            if objects and not boxes and not dropped:  # only difficult boxes: not a clean negative
+                kept.append((name, coords, line))
+            boxes, cls, lines, dropped = known_boxes(kept, labels, report, xml_path, image_path)
+            if objects and not len(boxes) and not dropped:  # only difficult boxes: not a clean negative
                 report.stats['images_listed'] += 1
                 report.stats['images_all_boxes_filtered'] += 1
                 continue
-            builder.add(image_path, image_id, np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(cls, np.int64),
-                        xml_path, image_line=filename_line, box_lines=lines, n_dropped=dropped)
+            builder.add(image_path, image_id, boxes, cls, xml_path, image_line=filename_line, box_lines=lines,
+                        n_dropped=dropped)
         super().__init__(builder.records, labels, report, transform=transform, strict=strict)
 
     @staticmethod

@@ -16,10 +16,34 @@ def _dim_ok(actual, expected):
     return not isinstance(actual, int) or actual == expected
 
 
+#: Network inputs up to this many pixels (the shipped 320x240) run on one thread when the workers would sleep.
+SINGLE_THREAD_MAX_PIXELS = 320 * 240
+
+
+def intra_op_threads(num_threads, allow_spinning, input_size=None):
+    """ONNX Runtime intra-op thread count for a ``num_threads`` setting: the setting when > 0. For 0 (auto): 1 when
+    ``allow_spinning`` is False and the network input ``(width, height)`` has at most
+    :data:`SINGLE_THREAD_MAX_PIXELS` pixels; otherwise None (ONNX Runtime's own pool: one thread per core, pinned).
+
+    Why: with sleeping workers every parallel operator wakes them and puts them back to sleep. Measured here at
+    30 Hz (``python benchmarks/bench_cpu_budget.py --part ort``, docs/BENCHMARKS.md): at 320x240 the sleeping pool
+    took 4.7 ms of CPU per frame for a 3.3 ms median run, one thread 3.3 ms of CPU for 3.2 ms, so the pool buys
+    nothing; at 640x480 it cuts the run from 11.1 to 8.1 ms for 2.3 ms more CPU, so larger inputs keep it. (An
+    explicit ``num_threads`` of 2 gets unpinned threads, which gave no speed-up at 640x480 here: 11.4 ms.)
+    """
+    if num_threads and int(num_threads) > 0:
+        return int(num_threads)
+    if allow_spinning:
+        return None
+    if input_size is not None and int(input_size[0]) * int(input_size[1]) > SINGLE_THREAD_MAX_PIXELS:
+        return None
+    return 1
+
+
 class OnnxRuntimeBackend(Backend):
     """Runs an exported ``.onnx`` model with ONNX Runtime.
 
-    Options: ``num_threads`` (int, intra-op threads, 0 = ONNX Runtime's default), ``allow_spinning`` (bool, default
+    Options: ``num_threads`` (int, intra-op threads, 0 = auto, see :func:`intra_op_threads`), ``allow_spinning`` (bool, default
     False: the intra- and inter-op worker threads sleep when idle instead of busy-waiting, see :data:`SPIN_KEYS`),
     ``providers`` (list of
     execution providers, default ``['CPUExecutionProvider']``), ``input_size`` ((width, height) for
@@ -47,8 +71,9 @@ class OnnxRuntimeBackend(Backend):
                                'the matching onnxruntime build or drop the provider option.'
                                % (missing, ort.get_available_providers()))
         opts = ort.SessionOptions()
-        if num_threads and int(num_threads) > 0:
-            opts.intra_op_num_threads = int(num_threads)
+        threads = intra_op_threads(num_threads, allow_spinning, self.expected_input_size())
+        if threads:
+            opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         for key in SPIN_KEYS:
             opts.add_session_config_entry(key, '1' if allow_spinning else '0')

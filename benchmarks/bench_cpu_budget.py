@@ -1,0 +1,182 @@
+"""Where a detector's CPU goes at a steady frame rate: ONNX Runtime thread settings, and receiving images in rclpy.
+
+    python benchmarks/bench_cpu_budget.py [--part ort,receive] [--rate 30] [--frames 60] [--rounds 6]
+        [--image-size 640x480] [--json out/bench/cpu_budget.json]
+
+``ort``: the shipped model at 320x240 and 640x480 (``face_default[_640x480].onnx``), run once per frame period with
+a sleep in between, as a camera-fed node runs it (back-to-back runs keep caches and threads warm and hide the
+cost). Per setting: CPU ms per frame (process user + system time / frames) and the median run time, interleaved
+over ``--rounds`` rounds (median of the rounds). Settings: one intra-op thread (the detector's default while its
+workers sleep), ONNX Runtime's own thread pool (one thread per core, pinned) with sleeping workers (the detector's
+default before), the same pool spinning (ONNX Runtime's default, ``allow_spinning: true``).
+
+``receive``: a publisher process sends ``--image-size`` rgb8 images at ``--rate`` Hz with the camera's QoS; a
+subscriber process with an empty callback reports its CPU % and minor page faults per second, once with glibc's
+default allocator settings and once with :func:`face_ssd_ros.supervise.memory.keep_frame_buffers` (what every
+face_ssd node does at start-up). This is the floor under any image node in Python.
+
+Timings on a busy CPU are contaminated: run on an idle machine for numbers you publish.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import benchlib
+
+benchlib.use_sources()
+
+#: (label, intra-op threads (0 = ONNX Runtime's own pool: one pinned thread per core), spinning)
+ORT_SETTINGS = (('1 thread (default)', 1, False), ('ORT pool, sleeping', 0, False), ('ORT pool, spinning', 0, True))
+
+
+def _cpu_s():
+    t = os.times()
+    return t[0] + t[1]
+
+
+def ort_part(rate, frames, rounds, log=print):
+    """``[{'model', 'setting', 'cpu_ms', 'wall_p50_ms', 'rounds': [cpu_ms...]}]`` for every model and setting."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from face_ssd_ros.detect.backends.onnxruntime_backend import SPIN_KEYS
+    from face_ssd_ros.detect.inference import default_model_path
+    from face_ssd_ros.detect.manifest import load_manifest
+
+    period = 1.0 / rate
+    base = default_model_path()
+    rows = []
+    for path in (base, base[:-len('.onnx')] + '_640x480.onnx'):
+        manifest = load_manifest(path)
+        x = np.random.RandomState(0).randn(1, 3, manifest.height, manifest.width).astype(np.float32)
+        sessions = []
+        for label, threads, spin in ORT_SETTINGS:
+            opts = ort.SessionOptions()
+            if threads:
+                opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            for key in SPIN_KEYS:
+                opts.add_session_config_entry(key, '1' if spin else '0')
+            sessions.append((label, ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])))
+        cpu = dict((label, []) for label, _ in sessions)
+        wall = dict((label, []) for label, _ in sessions)
+        for r in range(rounds):
+            for label, sess in sessions:
+                feed = {manifest.input_name: x}
+                for _ in range(10):
+                    sess.run(None, feed)
+                c0 = _cpu_s()
+                for _ in range(frames):
+                    w0 = time.perf_counter()
+                    sess.run(None, feed)
+                    wall[label].append((time.perf_counter() - w0) * 1e3)
+                    time.sleep(period)
+                cpu[label].append((_cpu_s() - c0) / frames * 1e3)
+            log('  %s: round %d of %d' % (os.path.basename(path), r + 1, rounds))
+        for label, _ in sessions:
+            rows.append({'model': '%dx%d' % (manifest.width, manifest.height), 'setting': label,
+                         'cpu_ms': benchlib.median(cpu[label]), 'wall_p50_ms': benchlib.median(wall[label]),
+                         'rounds': cpu[label]})
+    return rows
+
+
+_RECEIVER = r'''
+import json, os, resource, sys, time
+import rclpy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from face_ssd_ros.supervise.memory import keep_frame_buffers
+role, seconds, rate, width, height = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), \
+    int(sys.argv[5])
+if role == 'keep':
+    keep_frame_buffers(environ={})
+rclpy.init()
+node = rclpy.create_node('cpu_budget_' + role)
+qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
+if role == 'publisher':
+    msg = Image(height=height, width=width, encoding='rgb8', step=width * 3)
+    msg.data = bytes(bytearray(os.urandom(width * height * 3)))
+    pub = node.create_publisher(Image, 'cpu_budget_image', qos)
+    node.create_timer(1.0 / rate, lambda: pub.publish(msg))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
+else:
+    got = [0]
+    def callback(m):
+        got[0] += 1
+    node.create_subscription(Image, 'cpu_budget_image', callback, qos)
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    c0, f0, t0, n0 = os.times(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic(), got[0]
+    end = t0 + seconds
+    while time.monotonic() < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    c1, f1, t1 = os.times(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic()
+    print(json.dumps({'frames': got[0] - n0, 'cpu_percent': 100.0 * (c1[0] + c1[1] - c0[0] - c0[1]) / (t1 - t0),
+                      'minor_faults_per_s': (f1 - f0) / (t1 - t0)}))
+node.destroy_node()
+rclpy.try_shutdown()
+'''
+
+
+def receive_part(rate, width, height, seconds=10.0, log=print):
+    """``[{'allocator', 'frames', 'cpu_percent', 'minor_faults_per_s'}]`` for glibc's defaults and the heap
+    setting; publisher and subscriber are separate processes."""
+    benchlib.ros_environment()
+    env = dict((k, v) for k, v in os.environ.items() if not k.startswith('MALLOC_'))
+    rows = []
+    for role, label in (('default', "glibc's defaults"), ('keep', 'keep_frame_buffers()')):
+        args = [str(seconds + 4.0), str(rate), str(width), str(height)]
+        pub = subprocess.Popen([sys.executable, '-c', _RECEIVER, 'publisher'] + args, env=env)
+        try:
+            out = subprocess.check_output([sys.executable, '-c', _RECEIVER, role, str(seconds), str(rate), str(width),
+                                           str(height)], env=env, universal_newlines=True)
+        finally:
+            pub.wait()
+        row = json.loads(out.strip().splitlines()[-1])
+        row['allocator'] = label
+        rows.append(row)
+        log('  receive with %s: %d frames' % (label, row['frames']))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--part', default='ort,receive', help='comma list of: ort, receive')
+    ap.add_argument('--rate', type=float, default=30.0, help='frames per second (default %(default)s)')
+    ap.add_argument('--frames', type=int, default=60, help='ort: frames per setting and round')
+    ap.add_argument('--rounds', type=int, default=6, help='ort: interleaved rounds')
+    ap.add_argument('--image-size', default='640x480', help='receive: image WxH (default %(default)s)')
+    ap.add_argument('--seconds', type=float, default=10.0, help='receive: measured seconds per allocator setting')
+    ap.add_argument('--json', help='also write the figures here')
+    args = ap.parse_args(argv)
+    parts = benchlib.parse_list(args.part, str)
+    unknown = [p for p in parts if p not in ('ort', 'receive')]
+    if unknown or args.rate <= 0 or args.frames < 1 or args.rounds < 1:
+        ap.error('--part takes ort and/or receive; --rate, --frames and --rounds must be positive')
+    width, height = benchlib.parse_size(args.image_size)
+    result = {}
+    if 'ort' in parts:
+        print('== ONNX Runtime at %.0f Hz (one run per frame period)' % args.rate)
+        result['ort'] = ort_part(args.rate, args.frames, args.rounds)
+        print(benchlib.format_table(['model', 'setting', 'CPU ms / frame', 'run p50 ms'],
+                                    [[r['model'], r['setting'], r['cpu_ms'], r['wall_p50_ms']] for r in result['ort']],
+                                    floats='%.2f'))
+    if 'receive' in parts:
+        print('== receiving %dx%d rgb8 at %.0f Hz in rclpy (empty callback, own process)' % (width, height, args.rate))
+        result['receive'] = receive_part(args.rate, width, height, args.seconds)
+        print(benchlib.format_table(['allocator', 'frames', 'CPU %', 'minor faults / s'],
+                                    [[r['allocator'], r['frames'], r['cpu_percent'], r['minor_faults_per_s']]
+                                     for r in result['receive']], floats='%.1f'))
+    if args.json:
+        benchlib.write_json(args.json, result)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
