@@ -15,7 +15,7 @@ from face_ssd_ros.msgs.compressed import array_to_compressed
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DLIB = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'data', 'faces', 'dlib'))
 #: dlib validation photos with clear faces (never used for training), in bag order; the second, turned to portrait,
-#: keeps faces the shipped model finds sideways (v6 finds none on a turned 2008_001322.jpg).
+#: keeps faces the shipped model finds sideways (v6 found none on a turned 2008_001322.jpg).
 PHOTOS = ('2008_002506.jpg', '2007_007763.jpg', '2008_001322.jpg')
 IMAGE_TOPIC = '/raspicam_node/image/compressed'
 INFO_TOPIC = '/raspicam_node/camera_info'

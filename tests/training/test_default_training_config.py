@@ -139,3 +139,20 @@ def test_stage5_adds_the_crowd_sets_with_their_ignore_regions():
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage4\.yaml\s+'
                      r'--config config/training/face_default_stage5\.yaml', makefile)
+
+
+STAGE6 = os.path.join(REPO, 'config', 'training', 'face_default_stage6.yaml')
+
+
+def test_stage6_trains_stage5s_data_at_640x480_from_the_shipped_v6_weights():
+    stage5 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5])
+    stage6 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6])
+    assert stage6['data'] == stage5['data']                  # the same data; only the input size and schedule
+    assert stage5['model']['input_size'] == [320, 240] and stage6['model']['input_size'] == [640, 480]
+    assert stage6['model']['arch'] == stage5['model']['arch']
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE6), stage6['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage5['output']['dir'], 'best.pt'))
+    assert stage6['output']['dir'] not in (stage5['output']['dir'],)
+    makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
+    assert re.search(r'--config config/training/face_default_stage5\.yaml\s+'
+                     r'--config config/training/face_default_stage6\.yaml', makefile)
