@@ -32,11 +32,6 @@ benchlib.use_sources()
 ORT_SETTINGS = (('1 thread (default)', 1, False), ('ORT pool, sleeping', 0, False), ('ORT pool, spinning', 0, True))
 
 
-def _cpu_s():
-    t = os.times()
-    return t[0] + t[1]
-
-
 def ort_part(rate, frames, rounds, log=print):
     """``[{'model', 'setting', 'cpu_ms', 'wall_p50_ms', 'rounds': [cpu_ms...]}]`` for every model and setting."""
     import numpy as np
@@ -68,13 +63,13 @@ def ort_part(rate, frames, rounds, log=print):
                 feed = {manifest.input_name: x}
                 for _ in range(10):
                     sess.run(None, feed)
-                c0 = _cpu_s()
+                c0 = time.process_time()   # this process, every thread (ONNX Runtime's pool included)
                 for _ in range(frames):
                     w0 = time.perf_counter()
                     sess.run(None, feed)
                     wall[label].append((time.perf_counter() - w0) * 1e3)
                     time.sleep(period)
-                cpu[label].append((_cpu_s() - c0) / frames * 1e3)
+                cpu[label].append((time.process_time() - c0) / frames * 1e3)
             log('  %s: round %d of %d' % (os.path.basename(path), r + 1, rounds))
         for label, _ in sessions:
             rows.append({'model': '%dx%d' % (manifest.width, manifest.height), 'setting': label,

@@ -47,6 +47,9 @@ def test_pipeline_stats_summary_rate_and_reset():
     assert dict(s['counters']) == {'frames_in': 3, 'processed': 2, 'skipped.unsupported_encoding': 1}
     assert s['elapsed_s'] == pytest.approx(2.0)
     assert stats.rate('processed') == pytest.approx(1.0) and stats.counter('missing') == 0
+    assert stats.counters() == s['counters']                  # the same counters, without the stage percentiles
+    stats.counters()['processed'] = 99                        # a copy: the stats are untouched
+    assert stats.counter('processed') == 2
     text = stats.format_summary('detector')
     assert text.startswith('detector (2.0 s)')
     assert 'inference' in text and '25.00' in text and 'processed=2' in text

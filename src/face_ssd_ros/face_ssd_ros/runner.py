@@ -260,13 +260,14 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         raise ValueError('executor must be one of %s' % (EXECUTORS,))
     for key, value in default_environment().items():
         os.environ.setdefault(key, value)
+    keep_frame_buffers()  # frame-sized buffers from the heap, not fresh pages per frame (supervise/memory.py)
     own_stop = stop is None
     stop = StopRequest().install() if own_stop else stop
     context = Context()
     nodes = collections.OrderedDict()
     recorder = None
     stopped_by = 'duration'
-    cpu_start = _process_cpu_s()
+    cpu_start = time.process_time()
     t_start = time.monotonic()
     try:
         init_rclpy(ros_args, context=context, prog='face_ssd_pipeline')
@@ -285,7 +286,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         if 'replay' in nodes:
             nodes['replay'].start()  # it waits for its subscribers itself
         finishing = _finishing_nodes(nodes)
-        cpu_start = _process_cpu_s()  # the running pipeline's CPU, not the model's loading
+        cpu_start = time.process_time()  # the running pipeline's CPU (every thread), not the model's loading
         t_start = time.monotonic()
         next_check = t_start + 1.0
         draining_since = None
@@ -320,7 +321,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         except (KeyboardInterrupt, ExternalShutdownException):
             stopped_by = 'interrupted (%s)' % (stop.signal_name or 'SIGINT')
         elapsed = time.monotonic() - t_start
-        cpu_percent = 100.0 * (_process_cpu_s() - cpu_start) / elapsed if elapsed > 0 else 0.0
+        cpu_percent = 100.0 * (time.process_time() - cpu_start) / elapsed if elapsed > 0 else 0.0
         for node in reversed(list(nodes.values())):
             shutdown = getattr(node, 'shutdown', None)
             if shutdown is not None:
@@ -346,7 +347,7 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
     accounting = None
     if detector is not None:
         accounting = frame_accounting(camera.stats.counter('frames') if camera else None,
-                                      detector.stats.summary()['counters'],
+                                      detector.stats.counters(),
                                       overlay.accounting() if overlay else None)
     summary = {
         'stopped_by': stopped_by,
@@ -379,12 +380,6 @@ def write_detections_bag(summary, out, topic=DEFAULT_TOPICS['detections']):
     if replay is None or summary.get('kept') is None:
         raise BagError('writing detections back needs a replay run with keep_detections=True')
     return copy_with_detections(replay.bag_path, out, replay.bag_image_topic, summary['kept'], topic)
-
-
-def _process_cpu_s():
-    """User + system CPU seconds of this process (all its threads)."""
-    t = os.times()
-    return t[0] + t[1]
 
 
 def format_summary(summary):
@@ -487,7 +482,6 @@ def _describe(args, overrides):
 
 
 def main(argv=None):
-    keep_frame_buffers()  # frame-sized buffers from the heap, not fresh pages per frame (supervise/memory.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     ros_args = None
     if '--ros-args' in argv:

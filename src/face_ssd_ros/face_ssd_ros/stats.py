@@ -63,6 +63,11 @@ class PipelineStats(object):
         with self._lock:
             return self._counters.get(name, 0)
 
+    def counters(self):
+        """A copy of every counter ``{name: int}`` (cheap: no stage percentiles, unlike :meth:`summary`)."""
+        with self._lock:
+            return collections.OrderedDict(self._counters)
+
     def reset(self):
         with self._lock:
             self._stages.clear()

@@ -276,9 +276,7 @@ class FaceSsdNodeMixin(object):
         /diagnostics) and reports incompatible-QoS publishers (:meth:`on_incompatible_qos`). ``what`` names the
         node's part in the warnings ('this detector'); ``label`` prefixes its /diagnostics keys."""
         watches = self._watch_state()
-        holder = []
-        events = SubscriptionEventCallbacks(
-            incompatible_qos=lambda event: self.on_incompatible_qos('subscription', holder[0], qos, event))
+        events, holder = self._qos_events(SubscriptionEventCallbacks, 'subscription', qos)
         watch = SourceWatch(topic, what, expected_publishers)
         if MESSAGE_INFO:
             def deliver(msg, info):
@@ -297,10 +295,7 @@ class FaceSsdNodeMixin(object):
     def qos_watched_subscription(self, msg_type, topic, callback, qos):
         """``create_subscription`` whose incompatible-QoS publishers are reported (:meth:`on_incompatible_qos`),
         without the source watch (inputs that several publishers may feed by design)."""
-        self._watch_state()
-        holder = []
-        events = SubscriptionEventCallbacks(
-            incompatible_qos=lambda event: self.on_incompatible_qos('subscription', holder[0], qos, event))
+        events, holder = self._qos_events(SubscriptionEventCallbacks, 'subscription', qos)
         sub = self.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
         holder.append(sub)
         return sub
@@ -308,14 +303,20 @@ class FaceSsdNodeMixin(object):
     def watched_publisher(self, msg_type, topic, qos, lifecycle=False):
         """``create_publisher`` whose incompatible-QoS subscriptions are reported (:meth:`on_incompatible_qos`);
         ``lifecycle``: ``create_lifecycle_publisher`` (a managed node's publisher, silent while inactive)."""
-        self._watch_state()
-        holder = []
-        events = PublisherEventCallbacks(
-            incompatible_qos=lambda event: self.on_incompatible_qos('publisher', holder[0], qos, event))
+        events, holder = self._qos_events(PublisherEventCallbacks, 'publisher', qos)
         create = self.create_lifecycle_publisher if lifecycle else self.create_publisher
         pub = create(msg_type, topic, qos, event_callbacks=events)
         holder.append(pub)
         return pub
+
+    def _qos_events(self, callbacks_class, role, qos):
+        """``(event callbacks, holder)`` that report an incompatible-QoS event of the endpoint the caller appends to
+        ``holder`` once created (:meth:`on_incompatible_qos`; ``role`` 'subscription' or 'publisher')."""
+        self._watch_state()
+        holder = []
+        events = callbacks_class(
+            incompatible_qos=lambda event: self.on_incompatible_qos(role, holder[0], qos, event))
+        return events, holder
 
     def unwatch(self, sub):
         """Forget the source watch of ``sub`` (before it is destroyed: a managed node's deactivation)."""

@@ -168,7 +168,7 @@ class OverlayNode(FaceSsdNode):
         pairer, or still missing now), ``images_without_array`` (frames the detector did not process, or whose
         array has not come yet), ``pending_arrays``, ``pending_images``, ``undrawable`` (paired, but the image did
         not decode: a damaged CompressedImage)."""
-        c = self.stats.summary()['counters']
+        c = self.stats.counters()
         pc = self._pairer.counters()
         pending_images, pending_arrays = self._pairer.pending()
         return {'images_received': c.get('images_received', 0), 'arrays_received': c.get('detection_arrays_received', 0),
@@ -195,7 +195,7 @@ class OverlayNode(FaceSsdNode):
         return status
 
     def summary_text(self):
-        c = self.stats.summary()['counters']
+        c = self.stats.counters()
         pc = self._pairer.counters()
         return ('overlay summary: %d frames annotated; images %d, detection arrays %d, unmatched images %d, '
                 'unmatched arrays %d%s' % (c.get('frames_annotated', 0), c.get('images_received', 0),

@@ -226,7 +226,7 @@ class ReplayNode(FaceSsdNode):
 
     # ------------------------------------------------------------------ summary / shutdown
     def summary_text(self):
-        c = self.stats.summary()['counters']
+        c = self.stats.counters()
         return ('replay summary: %d of %d frames in %.1f s (%.1f fps); lockstep timeouts %d, %s'
                 % (c.get('frames', 0), self.total, self.stats.summary()['elapsed_s'], self.stats.rate('frames'),
                    c.get('lockstep_timeouts', 0), 'frames without ground truth %d'
