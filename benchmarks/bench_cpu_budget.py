@@ -13,7 +13,9 @@ default before), the same pool spinning (ONNX Runtime's default, ``allow_spinnin
 ``receive``: a publisher process sends ``--image-size`` rgb8 images at ``--rate`` Hz with the camera's QoS; a
 subscriber process with an empty callback reports its CPU % and minor page faults per second, once with glibc's
 default allocator settings and once with :func:`face_ssd_ros.supervise.memory.keep_frame_buffers` (what every
-face_ssd node does at start-up). This is the floor under any image node in Python.
+face_ssd node does at start-up), both spun by rclpy's single-threaded executor, then with the heap setting and
+rclpy's events executor where it has one (what face_ssd's nodes spin with there, ``face_ssd_ros.nodes.executor``).
+This is the floor under any image node in Python.
 
 Timings on a busy CPU are contaminated: run on an idle machine for numbers you publish.
 """
@@ -86,10 +88,17 @@ from sensor_msgs.msg import Image
 from face_ssd_ros.supervise.memory import keep_frame_buffers
 role, seconds, rate, width, height = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), \
     int(sys.argv[5])
-if role == 'keep':
+if role in ('keep', 'events'):
     keep_frame_buffers(environ={})
 rclpy.init()
 node = rclpy.create_node('cpu_budget_' + role)
+if role == 'events':
+    from face_ssd_ros.nodes.executor import make_executor
+    executor = make_executor('events')
+    executor.add_node(node)
+    spin_once = executor.spin_once
+else:
+    spin_once = lambda timeout_sec: rclpy.spin_once(node, timeout_sec=timeout_sec)
 qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST)
 if role == 'publisher':
     msg = Image(height=height, width=width, encoding='rgb8', step=width * 3)
@@ -106,11 +115,11 @@ else:
     node.create_subscription(Image, 'cpu_budget_image', callback, qos)
     end = time.monotonic() + 2.0
     while time.monotonic() < end:
-        rclpy.spin_once(node, timeout_sec=0.1)
+        spin_once(timeout_sec=0.1)
     c0, f0, t0, n0 = os.times(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic(), got[0]
     end = t0 + seconds
     while time.monotonic() < end:
-        rclpy.spin_once(node, timeout_sec=0.1)
+        spin_once(timeout_sec=0.1)
     c1, f1, t1 = os.times(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic()
     print(json.dumps({'frames': got[0] - n0, 'cpu_percent': 100.0 * (c1[0] + c1[1] - c0[0] - c0[1]) / (t1 - t0),
                       'minor_faults_per_s': (f1 - f0) / (t1 - t0)}))
@@ -120,12 +129,17 @@ rclpy.try_shutdown()
 
 
 def receive_part(rate, width, height, seconds=10.0, log=print):
-    """``[{'allocator', 'frames', 'cpu_percent', 'minor_faults_per_s'}]`` for glibc's defaults and the heap
-    setting; publisher and subscriber are separate processes."""
+    """``[{'allocator', 'executor', 'frames', 'cpu_percent', 'minor_faults_per_s'}]`` for glibc's defaults and the
+    heap setting with rclpy's single-threaded executor, and the heap setting with the events executor where rclpy
+    has one; publisher and subscriber are separate processes."""
+    from face_ssd_ros.nodes.executor import events_executor_class
     benchlib.ros_environment()
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith('MALLOC_'))
     rows = []
-    for role, label in (('default', "glibc's defaults"), ('keep', 'keep_frame_buffers()')):
+    roles = [('default', "glibc's defaults", 'single-threaded'), ('keep', 'keep_frame_buffers()', 'single-threaded')]
+    if events_executor_class() is not None:
+        roles.append(('events', 'keep_frame_buffers()', 'events'))
+    for role, label, executor in roles:
         args = [str(seconds + 4.0), str(rate), str(width), str(height)]
         pub = subprocess.Popen([sys.executable, '-c', _RECEIVER, 'publisher'] + args, env=env)
         try:
@@ -134,9 +148,9 @@ def receive_part(rate, width, height, seconds=10.0, log=print):
         finally:
             pub.wait()
         row = json.loads(out.strip().splitlines()[-1])
-        row['allocator'] = label
+        row['allocator'], row['executor'] = label, executor
         rows.append(row)
-        log('  receive with %s: %d frames' % (label, row['frames']))
+        log('  receive with %s, %s executor: %d frames' % (label, executor, row['frames']))
     return rows
 
 
@@ -165,8 +179,9 @@ def main(argv=None):
     if 'receive' in parts:
         print('== receiving %dx%d rgb8 at %.0f Hz in rclpy (empty callback, own process)' % (width, height, args.rate))
         result['receive'] = receive_part(args.rate, width, height, args.seconds)
-        print(benchlib.format_table(['allocator', 'frames', 'CPU %', 'minor faults / s'],
-                                    [[r['allocator'], r['frames'], r['cpu_percent'], r['minor_faults_per_s']]
+        print(benchlib.format_table(['allocator', 'executor', 'frames', 'CPU %', 'minor faults / s'],
+                                    [[r['allocator'], r['executor'], r['frames'], r['cpu_percent'],
+                                      r['minor_faults_per_s']]
                                      for r in result['receive']], floats='%.1f'))
     if args.json:
         benchlib.write_json(args.json, result)

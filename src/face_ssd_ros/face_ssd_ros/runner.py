@@ -41,13 +41,14 @@ import sys
 import time
 
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from vision_msgs.msg import Detection2DArray
 
 from face_ssd_ros.supervise.accounting import format_accounting, frame_accounting
 from face_ssd_ros.supervise.graph import neighbour_text
 from face_ssd_ros.nodes.common import StartupError, detections_qos, endpoint_name, init_rclpy, to_parameter
+from face_ssd_ros.nodes.executor import ENV_VARIABLE as EXECUTOR_VARIABLE, ExecutorChoiceError, make_executor
 from face_ssd_ros.supervise.memory import keep_frame_buffers
 from face_ssd_ros.supervise.stop import StopRequest
 from face_ssd_ros.config.pipeline import BAG_EVAL_CONFIG, PipelineConfigError, bag_nodes, build_pipeline, \
@@ -58,7 +59,7 @@ from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, 
 from face_ssd_ros.msgs.convert import msg_to_detections
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
-EXECUTORS = ('single', 'multi')
+EXECUTORS = ('auto', 'events', 'single', 'multi')
 #: Nodes that produce frames; created stopped and started once their consumers exist.
 SOURCE_KEYS = ('camera', 'replay')
 
@@ -237,7 +238,7 @@ def check_neighbours(nodes, recorder, warned, log):
             log('face_ssd_pipeline: WARNING: %s' % neighbour_text(topic, [endpoint_name(i) for i in infos], expected))
 
 
-def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeout=3.0, ros_args=None, log=print,
+def run(descriptions, duration=None, jsonl=None, executor='auto', drain_timeout=3.0, ros_args=None, log=print,
         stop=None, keep_detections=False):
     """Run the described nodes in-process until the camera finishes, ``duration`` s pass, or SIGINT / SIGTERM.
 
@@ -260,6 +261,9 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         raise ValueError('executor must be one of %s' % (EXECUTORS,))
     for key, value in default_environment().items():
         os.environ.setdefault(key, value)
+    previous_kind = os.environ.get(EXECUTOR_VARIABLE)
+    if executor in ('events', 'single'):
+        os.environ[EXECUTOR_VARIABLE] = executor   # the nodes build their subscriptions for it (message info)
     keep_frame_buffers()  # frame-sized buffers from the heap, not fresh pages per frame (supervise/memory.py)
     own_stop = stop is None
     stop = StopRequest().install() if own_stop else stop
@@ -276,8 +280,11 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         recorder = DetectionRecorder(_detections_topic(descriptions, nodes), jsonl, context=context,
                                      bag_frame=replay.bag_frame if replay is not None else None,
                                      keep=keep_detections)
-        ex = (MultiThreadedExecutor(num_threads=2, context=context) if executor == 'multi'
-              else SingleThreadedExecutor(context=context))
+        try:
+            ex = (MultiThreadedExecutor(num_threads=2, context=context) if executor == 'multi'
+                  else make_executor(None if executor == 'auto' else executor, context))
+        except ExecutorChoiceError as exc:
+            raise StartupError('face_ssd_pipeline: %s' % exc)
         for node in list(nodes.values()) + [recorder]:
             ex.add_node(node)
         start_camera(nodes, ex)
@@ -340,6 +347,10 @@ def run(descriptions, duration=None, jsonl=None, executor='single', drain_timeou
         finally:
             if own_stop:
                 stop.restore()
+            if previous_kind is None:
+                os.environ.pop(EXECUTOR_VARIABLE, None)
+            else:
+                os.environ[EXECUTOR_VARIABLE] = previous_kind
 
     camera, detector, overlay = nodes.get('camera'), nodes.get('detector'), nodes.get('overlay')
     evaluator = nodes.get('evaluator')
@@ -439,8 +450,9 @@ def build_arg_parser():
     parser.add_argument('--image-topic', default='', help='remap image_raw of detector and overlay to this topic')
     parser.add_argument('--duration', type=float, default=None, help='stop after this many seconds')
     parser.add_argument('--jsonl', default=None, help='write every detection array to this JSON Lines file')
-    parser.add_argument('--executor', choices=EXECUTORS, default='single',
-                        help='single-threaded (default; measured faster on small CPUs) or multi-threaded (2 threads)')
+    parser.add_argument('--executor', choices=EXECUTORS, default='auto',
+                        help="auto (default: $FACE_SSD_EXECUTOR, else rclpy's events executor where it has one, "
+                             'else single), events, single-threaded, or multi-threaded (2 threads)')
     return parser
 
 

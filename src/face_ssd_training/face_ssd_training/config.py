@@ -133,6 +133,11 @@ def check_config(cfg):
     if t['class_weights'] is not None and isinstance(labels, list) and len(t['class_weights']) != len(labels):
         raise ConfigError('train.class_weights has %d entries for %d labels (background first)'
                           % (len(t['class_weights']), len(labels)))
+    sizes = cfg['data']['multi_size']
+    if not isinstance(sizes, list) or not all(_RULES['model.input_size'][1](s) if isinstance(s, list) else False
+                                              for s in sizes):
+        raise ConfigError('data.multi_size must be a list of [width, height] pairs (integers 16..4096), got %r'
+                          % (sizes,))
     for section in ('train', 'val'):
         for i, ds in enumerate(cfg['data'][section]):
             _check_dataset_entry('data.%s[%d]' % (section, i), ds)

@@ -245,34 +245,46 @@ class Trainer(object):
         self.model.to(self.device)
         priors = self.model.priors(self.width, self.height)
         from .data.transforms import build_transform, rgb_fill
-        train_tf = MatchTargets(build_transform(cfg['data']['augment'], (self.width, self.height), self.mean, self.std,
-                                                channel_order=m['channel_order'],
-                                                min_size_px=cfg['data']['min_box_size'],
-                                                small_boxes=cfg['data']['small_boxes']),
-                                priors, self.model.prior_spec.variances, t['iou_threshold'], t['ignore_iou_threshold'])
         val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std,
                                               channel_order=m['channel_order']),
                               priors, self.model.prior_spec.variances, t['iou_threshold'], t['ignore_iou_threshold'])
-        mosaic_post = None
-        if cfg['data']['mosaic'] > 0:
-            from .data.transforms import build_mosaic_post
-            mosaic_post = MatchTargets(build_mosaic_post(self.mean, self.std, m['channel_order'],
-                                                         cfg['data']['min_box_size'], cfg['data']['small_boxes']),
-                                       priors, self.model.prior_spec.variances, t['iou_threshold'],
-                                       t['ignore_iou_threshold'])
-        self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir, mosaic_post,
-                                                     rgb_fill(self.mean, m['channel_order']),
-                                                     os.path.join(cfg['output']['dir'], 'data_issues.txt'))
-        sampler = None
-        if self.distributed:
-            sampler = torch.utils.data.distributed.DistributedSampler(self.train_set, shuffle=True, seed=t['seed'])
+        self.sizes = [tuple(s) for s in cfg['data']['multi_size']] or [(self.width, self.height)]
+        if self.distributed and len(self.sizes) > 1:
+            raise ConfigError('data.multi_size is not supported with several training processes yet; train on one '
+                              'device or leave data.multi_size empty')
+        fill = rgb_fill(self.mean, m['channel_order'])
+        issues_path = os.path.join(cfg['output']['dir'], 'data_issues.txt')
         g = torch.Generator()
         g.manual_seed(t['seed'])
-        self.train_loader = DataLoader(self.train_set, batch_size=t['batch_size'], shuffle=sampler is None,
-                                       sampler=sampler, num_workers=t['num_workers'], collate_fn=collate_matched,
-                                       drop_last=len(self.train_set) > t['batch_size'], worker_init_fn=_worker_init,
-                                       generator=g, persistent_workers=t['num_workers'] > 0,
-                                       pin_memory=self.device.type == 'cuda')
+        loader_args = dict(num_workers=t['num_workers'], collate_fn=collate_matched, worker_init_fn=_worker_init,
+                           persistent_workers=t['num_workers'] > 0, pin_memory=self.device.type == 'cuda')
+        if len(self.sizes) == 1:
+            train_tf, mosaic_post = self._train_transforms(self.sizes[0])
+            self.train_set, self.val_set = make_datasets(cfg, self.labels, train_tf, val_tf, config_dir, mosaic_post,
+                                                         fill, issues_path)
+            self.train_images = len(self.train_set)
+            sampler = None
+            if self.distributed:
+                sampler = torch.utils.data.distributed.DistributedSampler(self.train_set, shuffle=True,
+                                                                          seed=t['seed'])
+            self.train_loader = DataLoader(self.train_set, batch_size=t['batch_size'], shuffle=sampler is None,
+                                           sampler=sampler, drop_last=len(self.train_set) > t['batch_size'],
+                                           generator=g, **loader_args)
+        else:
+            from .data.multisize import MultiSizeBatchSampler, TransformedDataset
+            raw, self.val_set = make_datasets(cfg, self.labels, None, val_tf, config_dir, None, None, issues_path)
+            views = []
+            for size in self.sizes:
+                train_tf, mosaic_post = self._train_transforms(size)
+                if mosaic_post is None:
+                    views.append(TransformedDataset(raw, train_tf))
+                else:
+                    from .data.mosaic import MosaicDataset
+                    views.append(MosaicDataset(raw, train_tf, mosaic_post, size, p=cfg['data']['mosaic'], fill=fill))
+            self.train_set = ConcatDataset(views)
+            self.train_images = len(raw)
+            self.train_loader = DataLoader(self.train_set, batch_sampler=MultiSizeBatchSampler(
+                len(raw), len(self.sizes), t['batch_size'], drop_last=True, generator=g), **loader_args)
         self.val_loader = None
         if self.val_set is not None:
             self.val_loader = DataLoader(self.val_set, batch_size=t['batch_size'], shuffle=False,
@@ -299,6 +311,23 @@ class Trainer(object):
             self._resume(resume)
 
     # -- checkpoints
+    def _train_transforms(self, size):
+        """(item transform, mosaic canvas transform or None) of training batches at ``size`` (w, h)."""
+        from .data.transforms import build_mosaic_post, build_transform
+        cfg, m, t = self.cfg, self.cfg['model'], self.cfg['train']
+        priors = self.model.priors(size[0], size[1])
+        variances = self.model.prior_spec.variances
+        item = MatchTargets(build_transform(cfg['data']['augment'], size, self.mean, self.std,
+                                            channel_order=m['channel_order'], min_size_px=cfg['data']['min_box_size'],
+                                            small_boxes=cfg['data']['small_boxes']),
+                            priors, variances, t['iou_threshold'], t['ignore_iou_threshold'])
+        if cfg['data']['mosaic'] <= 0:
+            return item, None
+        post = MatchTargets(build_mosaic_post(self.mean, self.std, m['channel_order'], cfg['data']['min_box_size'],
+                                              cfg['data']['small_boxes']),
+                            priors, variances, t['iou_threshold'], t['ignore_iou_threshold'])
+        return item, post
+
     def _init_from(self, path):
         """Load weights for fine-tuning; heads whose shapes differ (other classes/priors) are left fresh."""
         state = load_checkpoint(path)['model']
@@ -424,9 +453,11 @@ class Trainer(object):
         if self.rank == 0:
             with open(os.path.join(self.out_dir, 'config.yaml'), 'w') as f:
                 f.write(dump_config(self.cfg))
+        if len(self.sizes) > 1:
+            self.log('[train] batches alternate between the input sizes %s' % ', '.join('%dx%d' % s for s in self.sizes))
         self.log('[train] %s %dx%d, %d classes %s, %d priors, %d train images%s, device %s'
                  % (self.model.arch, self.width, self.height, len(self.labels), self.labels[1:],
-                    self.manifest['num_priors'], len(self.train_set),
+                    self.manifest['num_priors'], self.train_images,
                     ', %d val images' % len(self.val_set) if self.val_set is not None else '', self.device))
         for epoch in range(self.start_epoch, t['epochs']):
             t0 = time.time()

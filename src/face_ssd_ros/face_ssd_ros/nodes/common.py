@@ -14,7 +14,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType, \
     SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -29,6 +29,7 @@ except ImportError:  # Humble
     from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
 
 from face_ssd_ros.config import params
+from face_ssd_ros.nodes.executor import ExecutorChoiceError, make_executor, resolve_kind
 from face_ssd_ros.supervise.graph import SourceWatch, qos_mismatch_text
 from face_ssd_ros.supervise.memory import keep_frame_buffers
 from face_ssd_ros.supervise.stop import StopRequest
@@ -278,7 +279,7 @@ class FaceSsdNodeMixin(object):
         watches = self._watch_state()
         events, holder = self._qos_events(SubscriptionEventCallbacks, 'subscription', qos)
         watch = SourceWatch(topic, what, expected_publishers)
-        if MESSAGE_INFO:
+        if message_info_delivered():
             def deliver(msg, info):
                 self._observe(watch, msg, info)
                 callback(msg)
@@ -421,6 +422,18 @@ def detections_qos():
 MESSAGE_INFO = hasattr(getattr(Subscription, 'CallbackType', None), 'WithMessageInfo')
 
 
+def message_info_delivered():
+    """Whether subscription callbacks can take the message info here: rclpy has it (Iron on) and the executor this
+    process uses (:func:`face_ssd_ros.nodes.executor.resolve_kind`) hands it over; rclpy 9's events executor
+    does not (it fails on a two-argument callback), so the source watch then works from frame_ids and the graph."""
+    if not MESSAGE_INFO:
+        return False
+    try:
+        return resolve_kind() != 'events'
+    except ExecutorChoiceError:
+        return True   # run_node refuses the setting with its reason before anything spins
+
+
 def endpoint_name(info):
     """'/namespace/node' of a TopicEndpointInfo."""
     return '%s/%s' % (info.node_namespace.rstrip('/'), info.node_name)
@@ -497,7 +510,11 @@ def run_node(node_class, args=None, done=None):
         except StartupError as exc:
             rclpy.logging.get_logger(name).error(str(exc))
             return 1
-        executor = SingleThreadedExecutor()
+        try:
+            executor = make_executor()
+        except ExecutorChoiceError as exc:
+            rclpy.logging.get_logger(name).error(str(exc))
+            return 2
         executor.add_node(node)
         finished = getattr(node, 'finished', None) or threading.Event()
         try:
