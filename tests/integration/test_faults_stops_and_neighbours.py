@@ -125,9 +125,12 @@ def _spin_in_thread(context, node):
 
 
 @pytest.mark.timeout(90)
-def test_a_second_pipeline_on_the_same_topics_is_reported(frames, model_path, ros_context, tmp_path, capfd):
+@pytest.mark.parametrize('executor', ['auto', 'single'])
+def test_a_second_pipeline_on_the_same_topics_is_reported(frames, model_path, ros_context, tmp_path, capfd, executor):
     """Another camera (another process's, here another context) on the runner's image topic: the runner warns at
-    start-up, the detector warns once and counts the mixed frames, the accounting shows the extra frames."""
+    start-up, the detector warns once and counts the mixed frames, the accounting shows the extra frames. With
+    either executor: the events executor (auto, where rclpy has it) gives no message info, the single-threaded one
+    does (publisher gids and sequence numbers)."""
     folder, _ = frames
     other = _camera(ros_context, folder, 'nb', 'other_cam', rate=10.0)
     stop, thread = _spin_in_thread(ros_context, other)
@@ -135,7 +138,7 @@ def test_a_second_pipeline_on_the_same_topics_is_reported(frames, model_path, ro
     try:
         summary = runner.run(build_pipeline(namespace='nb', overrides={
             'camera.source': folder, 'camera.loop': True, 'camera.max_frames': 12, 'camera.publish_rate': 5.0,
-            'detector.model_path': model_path}), log=lines.append)
+            'detector.model_path': model_path}), executor=executor, log=lines.append)
     finally:
         stop.set()
         thread.join(5)
