@@ -75,3 +75,18 @@ def test_events_executor_where_stderr_is_no_file(monkeypatch):
         ex.shutdown()
     finally:
         context.try_shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_a_node_process_refuses_an_unknown_executor_in_one_line():
+    import os
+    import random
+    import subprocess
+    import sys
+    env = dict(os.environ, FACE_SSD_EXECUTOR='threads', ROS_DOMAIN_ID=str(random.randint(10, 99)),
+               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    proc = subprocess.run([sys.executable, '-m', 'face_ssd_ros.nodes.detector_node'], env=env, timeout=50,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert proc.returncode == 2, proc.stdout
+    assert "FACE_SSD_EXECUTOR must be one of auto, events, single, got 'threads'" in proc.stdout
+    assert 'Traceback' not in proc.stdout
