@@ -83,3 +83,10 @@ def test_training_alternates_sizes_on_real_images(tmp_path, mosaic):
     res = trainer.run()
     assert np.isfinite(res.history[-1]['loss']) and 'val_map' in res.history[-1]   # validated at model.input_size
     assert res.onnx and os.path.isfile(res.onnx)
+
+
+def test_a_size_listed_twice_gets_twice_the_batches():
+    batches = list(_batches(90, 3, 10, drop_last=True))          # views 0, 1, 2 cycle: list 640x480 as 1 and 2
+    views = [b[0] // 90 for b in batches]
+    assert [views.count(v) for v in range(3)] == [3, 3, 3]
+    assert all(views[i] != views[i + 1] for i in range(len(views) - 1))
