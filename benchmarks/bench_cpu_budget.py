@@ -132,12 +132,12 @@ def receive_part(rate, width, height, seconds=10.0, log=print):
     """``[{'allocator', 'executor', 'frames', 'cpu_percent', 'minor_faults_per_s'}]`` for glibc's defaults and the
     heap setting with rclpy's single-threaded executor, and the heap setting with the events executor where rclpy
     has one; publisher and subscriber are separate processes."""
-    from face_ssd_ros.nodes.executor import events_executor_class
+    from face_ssd_ros.nodes.executor import events_executor_factory
     benchlib.ros_environment()
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith('MALLOC_'))
     rows = []
     roles = [('default', "glibc's defaults", 'single-threaded'), ('keep', 'keep_frame_buffers()', 'single-threaded')]
-    if events_executor_class() is not None:
+    if events_executor_factory() is not None:
         roles.append(('events', 'keep_frame_buffers()', 'events'))
     for role, label, executor in roles:
         args = [str(seconds + 4.0), str(rate), str(width), str(height)]

@@ -299,10 +299,10 @@ def test_bench_cpu_budget_ort_part_measures_every_setting_of_both_shipped_sizes(
 @pytest.mark.timeout(120)
 def test_bench_cpu_budget_receive_part_spins_each_executor():
     import bench_cpu_budget
-    from face_ssd_ros.nodes.executor import events_executor_class
+    from face_ssd_ros.nodes.executor import events_executor_factory
     rows = bench_cpu_budget.receive_part(rate=30.0, width=64, height=48, seconds=1.0, log=lambda *a: None)
     expected = [('single-threaded', "glibc's defaults"), ('single-threaded', 'keep_frame_buffers()')]
-    if events_executor_class() is not None:
+    if events_executor_factory() is not None:
         expected.append(('events', 'keep_frame_buffers()'))
     assert [(r['executor'], r['allocator']) for r in rows] == expected
     assert all(r['frames'] > 10 and r['cpu_percent'] > 0 for r in rows)   # every executor received the images

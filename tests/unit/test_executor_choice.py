@@ -10,13 +10,13 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from face_ssd_ros.nodes import common, executor  # noqa: E402
 from face_ssd_ros.nodes.executor import ExecutorChoiceError, make_executor, resolve_kind  # noqa: E402
 
-HAS_EVENTS = executor.events_executor_class() is not None
+HAS_EVENTS = executor.events_executor_factory() is not None
 
 
 def test_auto_takes_the_events_executor_where_rclpy_has_one(monkeypatch):
     assert resolve_kind(environ={}) == ('events' if HAS_EVENTS else 'single')
     assert resolve_kind('auto', environ={'FACE_SSD_EXECUTOR': 'single'}) == ('events' if HAS_EVENTS else 'single')
-    monkeypatch.setattr(executor, 'events_executor_class', lambda: None)   # Humble / Jazzy
+    monkeypatch.setattr(executor, 'events_executor_factory', lambda: None)   # Humble / Jazzy
     assert resolve_kind(environ={}) == 'single'
     with pytest.raises(ExecutorChoiceError, match='no events executor.*use auto or single'):
         resolve_kind('events', environ={})

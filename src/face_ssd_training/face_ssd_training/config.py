@@ -134,8 +134,7 @@ def check_config(cfg):
         raise ConfigError('train.class_weights has %d entries for %d labels (background first)'
                           % (len(t['class_weights']), len(labels)))
     sizes = cfg['data']['multi_size']
-    if not isinstance(sizes, list) or not all(_RULES['model.input_size'][1](s) if isinstance(s, list) else False
-                                              for s in sizes):
+    if not isinstance(sizes, list) or not all(isinstance(s, list) and _RULES['model.input_size'][1](s) for s in sizes):
         raise ConfigError('data.multi_size must be a list of [width, height] pairs (integers 16..4096), got %r'
                           % (sizes,))
     for section in ('train', 'val'):

@@ -2,7 +2,7 @@
 
 rclpy's SingleThreadedExecutor rebuilds its wait set in Python on every wake-up, and a node's parameter services,
 QoS event handlers and timers all count: receiving a 640x480 image at 30 Hz with nothing in the callback costs
-3.8 % of a core with it, 2.6 % with the events executor (rclpy >= 9, Kilted; ``python benchmarks/bench_cpu_budget.py
+4.4 % of a core with it, 2.8 % with the events executor (rclpy >= 9, Kilted; ``python benchmarks/bench_cpu_budget.py
 --part receive``). Humble and Jazzy have no events executor in rclpy, and ``auto`` falls back to the single-threaded
 one there. ``FACE_SSD_EXECUTOR`` (``auto`` | ``events`` | ``single``) chooses for every node and the runner.
 """
@@ -22,8 +22,9 @@ class ExecutorChoiceError(ValueError):
     """An unknown executor kind, or ``events`` where rclpy has no events executor; the message says what to use."""
 
 
-def events_executor_class():
-    """rclpy's EventsExecutor factory (``EventsExecutor(context=...)``), or None where this rclpy has none (Humble, Jazzy)."""
+def events_executor_factory():
+    """rclpy's EventsExecutor factory (``EventsExecutor(context=...)``), or None where this rclpy has none (Humble,
+    Jazzy)."""
     try:
         from rclpy.experimental import EventsExecutor
     except ImportError:
@@ -43,7 +44,7 @@ def resolve_kind(kind=None, environ=None):
         source = ENV_VARIABLE
     if kind not in KINDS:
         raise ExecutorChoiceError('%s must be one of %s, got %r' % (source, ', '.join(KINDS), kind))
-    available = events_executor_class() is not None
+    available = events_executor_factory() is not None
     if kind == 'events' and not available:
         raise ExecutorChoiceError('%s=events, but this rclpy has no events executor (it came with Kilted); use auto '
                                   'or single' % source)
@@ -61,16 +62,15 @@ def make_executor(kind=None, context=None, environ=None):
     """
     if resolve_kind(kind, environ) != 'events':
         return SingleThreadedExecutor(context=context)
-    events = events_executor_class()
-    try:
-        return events(context=context)
-    except (io.UnsupportedOperation, AttributeError, ValueError, RuntimeError):
-        pass
+    events = events_executor_factory()
     stderr = sys.stderr
     try:
-        sys.stderr = sys.__stderr__
-        return events(context=context)
-    except (io.UnsupportedOperation, AttributeError, ValueError, RuntimeError):
-        return SingleThreadedExecutor(context=context)
+        for stream in (stderr, sys.__stderr__):
+            sys.stderr = stream
+            try:
+                return events(context=context)
+            except (io.UnsupportedOperation, AttributeError, ValueError, RuntimeError):
+                pass
     finally:
         sys.stderr = stderr
+    return SingleThreadedExecutor(context=context)
