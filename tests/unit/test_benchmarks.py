@@ -203,6 +203,9 @@ class _FakeDetector(object):
 
 def test_time_detector_reports_the_cpu_of_the_process_per_row():
     image = np.zeros((48, 64, 3), np.uint8)
+    # a first timed window on this VM sometimes reads ~130 % for one busy thread (also on older commits); a
+    # throw-away run first keeps the check about busy vs sleeping
+    benchlib.time_detector(_FakeDetector(True), image, duration=0.3, warmup=1)
     busy = benchlib.time_detector(_FakeDetector(True), image, duration=0.3, warmup=1)
     idle = benchlib.time_detector(_FakeDetector(False), image, duration=0.3, warmup=1)
     assert 0 <= idle['cpu_percent'] < 25 < busy['cpu_percent'] <= 110   # a busy-waiting loop vs one that sleeps
