@@ -50,3 +50,10 @@ def test_face_boxes_follow_the_camera():
         b = demo.face_boxes(demo.camera_path(t))
         assert (b[:, 0] >= 0).all() and (b[:, 2] <= demo.WIDTH).all() and (b[:, 3] <= demo.HEIGHT).all()
         assert (b[:, 2] > b[:, 0]).all() and (b[:, 3] > b[:, 1]).all()
+
+
+def test_the_demo_spins_the_runners_executors_with_its_default():
+    pytest.importorskip('rclpy')
+    from face_ssd_ros import runner
+    assert demo.EXECUTORS == runner.EXECUTORS
+    assert demo.build_arg_parser().parse_args([]).executor == runner.build_arg_parser().parse_args([]).executor

@@ -25,6 +25,8 @@ CANVAS_W, CANVAS_H = 1120, 800
 PLACEMENTS = ((60, 170, 1.0), (620, 90, 0.55), (860, 470, 0.35))
 #: x1, y1, x2, y2 of the face in the 512x512 astronaut photo (hairline to chin, ear to ear).
 FACE_IN_PORTRAIT = (175.0, 65.0, 275.0, 185.0)
+#: the runner's executor kinds (face_ssd_ros.runner.EXECUTORS; not imported: building footage needs no rclpy)
+EXECUTORS = ('auto', 'events', 'single', 'multi')
 
 
 def _load_skimage():
@@ -115,7 +117,9 @@ def build_arg_parser():
     parser.add_argument('--seconds', type=float, default=4.0, help='footage length when it is built')
     parser.add_argument('--fps', type=float, default=20.0, help='footage frame rate when it is built')
     parser.add_argument('--score-threshold', type=float, default=None, help='detector score threshold')
-    parser.add_argument('--executor', choices=('single', 'multi'), default='single')
+    parser.add_argument('--executor', choices=EXECUTORS, default='auto',
+                        help="as face-ssd-run's: auto (default: $FACE_SSD_EXECUTOR, else rclpy's events executor "
+                             'where it has one, else single), events, single or multi')
     return parser
 
 
