@@ -183,8 +183,8 @@ DETECTOR_PARAMS = (
               'inputs such as 640x480)', 'int', min=0, max=64,
               read_only=True),
     ParamSpec('allow_spinning', False, 'Let ONNX Runtime\'s worker threads spin (busy-wait) between runs: false = '
-              'they sleep, so the detector\'s CPU use follows its work (about a tenth of a core at 30 Hz with the '
-              'shipped model instead of most of one); true = up to ~1 ms lower latency per frame for a busy core',
+              'they sleep, so the detector\'s CPU use follows its work (17-18 % of a core at 30 Hz with the '
+              'shipped model instead of all of one, docs/BENCHMARKS.md); true = up to ~1 ms lower latency per frame for a busy core',
               'bool', read_only=True),
     _image_transport('detector'),
     _qos('detector'),
