@@ -1,7 +1,7 @@
 """Where a detector's CPU goes at a steady frame rate: ONNX Runtime thread settings, and receiving images in rclpy.
 
-    python benchmarks/bench_cpu_budget.py [--part ort,receive] [--rate 30] [--frames 60] [--rounds 6]
-        [--image-size 640x480] [--json out/bench/cpu_budget.json]
+    python benchmarks/bench_cpu_budget.py [--part ort,receive,gap] [--rate 30] [--frames 60] [--rounds 6]
+        [--image-size 640x480] [--gaps 0,2,10,33,100] [--json out/bench/cpu_budget.json]
 
 ``ort``: the shipped model at 320x240 and 640x480 (``face_default[_640x480].onnx``), run once per frame period with
 a sleep in between, as a camera-fed node runs it (back-to-back runs keep caches and threads warm and hide the
@@ -16,6 +16,11 @@ default allocator settings and once with :func:`face_ssd_ros.supervise.memory.ke
 face_ssd node does at start-up), both spun by rclpy's single-threaded executor, then with the heap setting and
 rclpy's events executor where it has one (what face_ssd's nodes spin with there, ``face_ssd_ros.nodes.executor``).
 This is the floor under any image node in Python.
+
+``gap`` (not in the default ``--part``): the shipped 320x240 model on the detector's default setting (one
+intra-op thread, no spinning), its CPU ms per run (this thread's CPU time) after each idle gap of ``--gaps`` ms
+between runs, interleaved over ``--rounds`` rounds: what a run costs back to back (gap 0) against once per frame
+period of a camera (33 ms at 30 Hz), when caches have gone cold.
 
 Timings on a busy CPU are contaminated: run on an idle machine for numbers you publish.
 """
@@ -78,6 +83,43 @@ def ort_part(rate, frames, rounds, log=print):
                          'cpu_ms': benchlib.median(cpu[label]), 'wall_p50_ms': benchlib.median(wall[label]),
                          'rounds': cpu[label]})
     return rows
+
+
+def gap_part(gaps_ms, frames, rounds, log=print):
+    """``[{'gap_ms', 'cpu_ms', 'rounds': [cpu_ms...]}]``: the 320x240 model's CPU ms per run (median over runs,
+    then over rounds) after an idle gap of each of ``gaps_ms`` between runs (one intra-op thread, no spinning)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from face_ssd_ros.detect.backends.onnxruntime_backend import SPIN_KEYS
+    from face_ssd_ros.detect.inference import default_model_path
+    from face_ssd_ros.detect.manifest import load_manifest
+
+    path = default_model_path()
+    manifest = load_manifest(path)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    for key in SPIN_KEYS:
+        opts.add_session_config_entry(key, '0')
+    sess = ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+    feed = {manifest.input_name: np.random.RandomState(0).randn(1, 3, manifest.height, manifest.width)
+            .astype(np.float32)}
+    for _ in range(10):
+        sess.run(None, feed)
+    cpu = dict((g, []) for g in gaps_ms)
+    for r in range(rounds):
+        for gap in gaps_ms:
+            runs = []
+            for _ in range(frames):
+                if gap > 0:
+                    time.sleep(gap / 1e3)
+                c0 = time.thread_time()   # the caller's thread runs the whole graph with one intra-op thread
+                sess.run(None, feed)
+                runs.append((time.thread_time() - c0) * 1e3)
+            cpu[gap].append(benchlib.median(runs))
+        log('  gaps: round %d of %d' % (r + 1, rounds))
+    return [{'gap_ms': g, 'cpu_ms': benchlib.median(cpu[g]), 'rounds': cpu[g]} for g in gaps_ms]
 
 
 _RECEIVER = r'''
@@ -156,18 +198,24 @@ def receive_part(rate, width, height, seconds=10.0, log=print):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--part', default='ort,receive', help='comma list of: ort, receive')
+    ap.add_argument('--part', default='ort,receive', help='comma list of: ort, receive, gap')
     ap.add_argument('--rate', type=float, default=30.0, help='frames per second (default %(default)s)')
     ap.add_argument('--frames', type=int, default=60, help='ort: frames per setting and round')
     ap.add_argument('--rounds', type=int, default=6, help='ort: interleaved rounds')
     ap.add_argument('--image-size', default='640x480', help='receive: image WxH (default %(default)s)')
     ap.add_argument('--seconds', type=float, default=10.0, help='receive: measured seconds per allocator setting')
+    ap.add_argument('--gaps', default='0,2,10,33,100', help='gap: idle ms between runs (default %(default)s)')
     ap.add_argument('--json', help='also write the figures here')
     args = ap.parse_args(argv)
     parts = benchlib.parse_list(args.part, str)
-    unknown = [p for p in parts if p not in ('ort', 'receive')]
-    if unknown or args.rate <= 0 or args.frames < 1 or args.rounds < 1:
-        ap.error('--part takes ort and/or receive; --rate, --frames and --rounds must be positive')
+    unknown = [p for p in parts if p not in ('ort', 'receive', 'gap')]
+    try:
+        gaps = benchlib.parse_list(args.gaps, float)
+    except ValueError:
+        gaps = []
+    if unknown or args.rate <= 0 or args.frames < 1 or args.rounds < 1 or not gaps or min(gaps) < 0:
+        ap.error('--part takes ort, receive and/or gap; --rate, --frames and --rounds must be positive, --gaps '
+                 'a list of ms >= 0')
     width, height = benchlib.parse_size(args.image_size)
     result = {}
     if 'ort' in parts:
@@ -183,6 +231,11 @@ def main(argv=None):
                                     [[r['allocator'], r['executor'], r['frames'], r['cpu_percent'],
                                       r['minor_faults_per_s']]
                                      for r in result['receive']], floats='%.1f'))
+    if 'gap' in parts:
+        print('== the 320x240 model, one thread, CPU ms per run after an idle gap (%d rounds)' % args.rounds)
+        result['gap'] = gap_part(gaps, args.frames, args.rounds)
+        print(benchlib.format_table(['idle gap ms', 'CPU ms / run'], [[r['gap_ms'], r['cpu_ms']]
+                                                                       for r in result['gap']], floats='%.2f'))
     if args.json:
         benchlib.write_json(args.json, result)
     return 0

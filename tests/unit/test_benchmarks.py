@@ -309,3 +309,19 @@ def test_bench_cpu_budget_receive_part_spins_each_executor():
         expected.append(('events', 'keep_frame_buffers()'))
     assert [(r['executor'], r['allocator']) for r in rows] == expected
     assert all(r['frames'] > 10 and r['cpu_percent'] > 0 for r in rows)   # every executor received the images
+
+
+def test_bench_cpu_budget_gap_part_times_a_run_after_each_gap():
+    import bench_cpu_budget
+    rows = bench_cpu_budget.gap_part([0.0, 5.0], frames=3, rounds=2, log=lambda *a: None)
+    assert [r['gap_ms'] for r in rows] == [0.0, 5.0]
+    assert all(len(r['rounds']) == 2 and r['cpu_ms'] > 0 for r in rows)
+
+
+@pytest.mark.parametrize('argv', [['--part', 'gap', '--gaps', 'x'], ['--part', 'gap', '--gaps', '-1'],
+                                  ['--part', 'nope']])
+def test_bench_cpu_budget_refuses_bad_arguments_in_one_line(argv, capsys):
+    import bench_cpu_budget
+    with pytest.raises(SystemExit) as exc:
+        bench_cpu_budget.main(argv)
+    assert exc.value.code == 2 and 'Traceback' not in capsys.readouterr().err
