@@ -95,3 +95,34 @@ def test_operating_point_counts_found_faces_and_clear_false_positives():
     assert rs.operating_point({'a': g, 'b': empty}, preds, 0.6) == (1, 2)
     assert rs.operating_point({'a': g, 'b': empty}, preds, 0.1) == (2, 2)
     assert rs.operating_point({'a': g}, {}, 0.6) == (0, 0)
+
+
+def test_fit_check_buckets_valid_faces_at_the_input_scale_and_ignores_the_rest(tmp_path):
+    fc = load_script('fit_check')
+    gt_file = tmp_path / 'x_bbx_gt.txt'
+    # image 960 px high, input 480: heights 20 -> 10 px, 60 -> 30 px, 200 -> 100 px; the 100 px face is invalid
+    gt_file.write_text('a.jpg\n3\n0 0 20 20 0 0 0 0 0 0\n100 100 60 60 0 0 0 0 0 0\n300 300 200 200 0 0 0 1 0 0\n'
+                       'b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n')
+    gt = fc.read_wider_gt(str(gt_file))
+    assert list(gt) == ['a.jpg', 'b.jpg'] and gt['a.jpg'][1].tolist() == [True, True, False]
+    assert gt['a.jpg'][0][1].tolist() == [100, 100, 160, 160] and len(gt['b.jpg'][0]) == 0
+    bucketed = fc.bucket_gt(gt, {'a.jpg': 960, 'b.jpg': 480}, 480)
+    keep = bucketed['a.jpg'].keep
+    assert fc.bucket_names() == ['0-16', '16-32', '32-64', '64+']
+    assert [keep[n].tolist() for n in fc.bucket_names()] == [[0], [1], [], []]
+    # end to end: finding the 30 px face perfectly gives AP 1 in its bucket, 0 where nothing is found
+    records = [{'image': 'a.jpg', 'width': 960, 'height': 960, 'boxes': [[100, 100, 160, 160, 0.9, 'face'],
+                                                                           [300, 300, 500, 500, 0.8, 'face']]},
+               {'image': 'b.jpg', 'width': 480, 'height': 480, 'boxes': []}]
+    pred = tmp_path / 'p.jsonl'
+    pred.write_text(''.join(json.dumps(r) + '\n' for r in records))
+    sample = tmp_path / 'sample.txt'
+    assert fc.main(['--gt', str(gt_file), '--write-sample', str(sample), '--every', '2']) == 0
+    assert sample.read_text() == 'a.jpg\n'
+    import io
+    from contextlib import redirect_stdout
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert fc.main(['--gt', str(gt_file), '--input-size', '640x480', '--pred', 'm=%s' % pred]) == 0
+    row = [ln for ln in buf.getvalue().splitlines() if ln.startswith('| m |')][0]
+    assert row.split('|')[3:7] == [' 0.0 (1) ', ' 100.0 (1) ', ' - (0) ', ' - (0) ']
