@@ -55,16 +55,22 @@ train-default: pseudo-labels
 	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
 	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
 	  --config config/training/face_default_stage5.yaml --config config/training/face_default_stage6.yaml
+	face-ssd-train --config config/training/face_default.yaml --config config/training/face_default_stage2.yaml \
+	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
+	  --config config/training/face_default_stage5.yaml --config config/training/face_default_stage6.yaml \
+	  --config config/training/face_default_stage10.yaml
 
 # The shipped model (v7): stage 6's last epoch (its dlib validation mAP was 1.0 from epoch 2 on, so the schedule's end), at both input sizes, and its
 # weights-only checkpoint (the start of every
 # fine-tuning: train.init_checkpoint).
 MODELS := src/face_ssd_ros/face_ssd_ros/models
 SHIP_CKPT ?= runs/face_default_stage6/last.pt
+SHIP_CKPT_640x480 ?= runs/face_default_stage10/last.pt
 ship-default: setup
 	$(ACTIVATE)
 	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default.onnx --input-size 320x240 --weights-out $(MODELS)/face_default.pt
-	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default_640x480.onnx --input-size 640x480
+	face-ssd-export $(SHIP_CKPT_640x480) --out $(MODELS)/face_default_640x480.onnx --input-size 640x480 \
+	  --weights-out $(MODELS)/face_default_640x480.pt
 
 eval-default: setup
 	$(ACTIVATE)
