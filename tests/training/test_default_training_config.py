@@ -156,3 +156,21 @@ def test_stage6_trains_stage5s_data_at_640x480_from_the_shipped_v6_weights():
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage5\.yaml\s+'
                      r'--config config/training/face_default_stage6\.yaml', makefile)
+
+
+STAGE10 = os.path.join(REPO, 'config', 'training', 'face_default_stage10.yaml')
+
+
+def test_stage10_trains_the_640x480_export_from_v7_and_ships_with_its_own_checkpoint():
+    stage6 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6])
+    stage10 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10])
+    assert stage10['data'] == stage6['data'] and stage10['model'] == stage6['model']   # 640x480, same network
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE10), stage10['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage6['output']['dir'], 'last.pt'))   # v7
+    makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
+    assert re.search(r'--config config/training/face_default_stage6\.yaml\s+'
+                     r'--config config/training/face_default_stage10\.yaml', makefile)
+    ship = re.search(r'SHIP_CKPT_640x480 \?= (\S+)', makefile).group(1)
+    assert ship == stage10['output']['dir'] + '/last.pt'
+    assert re.search(r'face-ssd-export \$\(SHIP_CKPT_640x480\) --out \$\(MODELS\)/face_default_640x480\.onnx '
+                     r'--input-size 640x480\s+--weights-out \$\(MODELS\)/face_default_640x480\.pt', makefile)

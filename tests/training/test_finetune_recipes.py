@@ -66,7 +66,10 @@ def test_scratch_variants_start_from_nothing_and_the_others_from_something():
         assert cfg['train']['init_checkpoint'].endswith('face_ssd_ros/models/face_default.pt')
         assert cfg['train']['class_weights'] and cfg['train']['freeze_base_epochs'] > 0
         assert _cfg(base, scratch)['train']['init_checkpoint'] is None
-    assert _cfg('finetune_cartoon.yaml', 'finetune_cartoon_640.yaml')['model']['input_size'] == [640, 480]
+    at_640 = _cfg('finetune_cartoon.yaml', 'finetune_cartoon_640.yaml')
+    assert at_640['model']['input_size'] == [640, 480]
+    assert at_640['train']['init_checkpoint'].endswith('face_ssd_ros/models/face_default_640x480.pt')   # its own
+    assert os.path.isfile(os.path.join(CONFIGS, at_640['train']['init_checkpoint']))
 
 
 @pytest.fixture(scope='module')
