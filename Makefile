@@ -90,14 +90,15 @@ FT := config/training
 FT_OUT := out/finetune
 FINETUNE_SET ?=
 FACE_CKPT := src/face_ssd_ros/face_ssd_ros/models/face_default.pt
+FACE_CKPT_640 := src/face_ssd_ros/face_ssd_ros/models/face_default_640x480.pt
 FT_EVAL := face-ssd-eval config --quiet --accuracy-threshold 0.5
 
-# The shipped face model's training checkpoint (recipes 2 and 3 start from it). It ships with the model; should it
-# be missing, it is recovered from the ONNX (face-ssd-import-onnx: BatchNorm statistics from the dlib photos).
-$(FACE_CKPT):
+# The shipped face model's training checkpoints (recipes 2 and 3 start from face_default.pt, recipe 2's 640x480
+# variant from face_default_640x480.pt). They ship with the model; should one be missing, it is recovered from its
+# ONNX (face-ssd-import-onnx: BatchNorm statistics from the dlib photos).
+$(FACE_CKPT) $(FACE_CKPT_640): %.pt:
 	$(ACTIVATE)
-	face-ssd-import-onnx src/face_ssd_ros/face_ssd_ros/models/face_default.onnx --out $@ \
-	  --images ../shared/data/faces/dlib/images
+	face-ssd-import-onnx $*.onnx --out $@ --images ../shared/data/faces/dlib/images
 
 finetune-plates: setup
 	$(ACTIVATE)
@@ -111,7 +112,7 @@ finetune-plates: setup
 	  "mb2-ssd-lite 300x300, ImageNet backbone=$(FT_OUT)/plates.json,runs/finetune_plates/metrics.csv" \
 	  "mb2-ssd-lite 300x300, from scratch=$(FT_OUT)/plates_scratch.json,runs/finetune_plates_scratch/metrics.csv"
 
-finetune-cartoon: setup $(FACE_CKPT)
+finetune-cartoon: setup $(FACE_CKPT) $(FACE_CKPT_640)
 	$(ACTIVATE)
 	face-ssd-train --config $(FT)/finetune_cartoon.yaml $(FINETUNE_SET)
 	face-ssd-train --config $(FT)/finetune_cartoon.yaml --config $(FT)/finetune_cartoon_640.yaml $(FINETUNE_SET)

@@ -572,23 +572,30 @@ def shipped_model():
 def prepare_models(sizes, workdir, checkpoint=None, want_onnx=True, want_checkpoint=False, log=print):
     """Models of the shipped architecture at each network input size ``(w, h)``, for timing.
 
-    At the shipped model's own size the ONNX entry is the shipped model. It has a fixed input size, so other sizes
-    are exported (face_ssd_training.export) from ``checkpoint`` (default: the shipped ``models/face_default.pt`` when
-    present); the torch backend always runs such a checkpoint. Without a checkpoint, an untrained
+    At the shipped model's own size the ONNX entry is the shipped model, and so is a size the shipped model has a
+    sibling export at (``face_default_640x480.onnx``: :func:`face_ssd_ros.detect.inference.sized_model_path`) unless
+    ``checkpoint`` is given. It has a fixed input size, so other sizes are exported (face_ssd_training.export) from
+    ``checkpoint`` (default: the shipped ``models/face_default.pt`` when present); the torch backend always runs such a
+    checkpoint. Without a checkpoint, an untrained
     (seeded random) checkpoint of the same architecture and manifest is used: identical compute, so the network
     timings hold, but its detections (and so the post-processing time) are not representative; every entry says
     which weights it has. Returns ``{(w, h): {'onnx', 'onnx_weights', 'checkpoint', 'checkpoint_weights'}}``
     (paths or None). Needs torch for anything exported.
     """
+    from face_ssd_ros.detect.inference import sized_model_path
     shipped_path, shipped = shipped_model()
+    use_siblings = not checkpoint
     checkpoint = checkpoint or (DEFAULT_CHECKPOINT if os.path.isfile(DEFAULT_CHECKPOINT) else None)
     out = collections.OrderedDict()
     base = None
     for size in sizes:
         size = (int(size[0]), int(size[1]))
         entry = {'onnx': None, 'onnx_weights': None, 'checkpoint': None, 'checkpoint_weights': None}
+        sibling = sized_model_path(shipped_path, size[0], size[1])
         if want_onnx and size == (shipped.width, shipped.height):
             entry.update(onnx=shipped_path, onnx_weights='shipped model')
+        elif want_onnx and use_siblings and os.path.isfile(sibling):
+            entry.update(onnx=sibling, onnx_weights='shipped model (%s)' % os.path.basename(sibling))
         if (want_onnx and entry['onnx'] is None) or want_checkpoint:
             if base is None:
                 base = _base_checkpoint(checkpoint, shipped, log)

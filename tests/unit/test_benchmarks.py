@@ -325,3 +325,14 @@ def test_bench_cpu_budget_refuses_bad_arguments_in_one_line(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         bench_cpu_budget.main(argv)
     assert exc.value.code == 2 and 'Traceback' not in capsys.readouterr().err
+
+
+def test_prepare_models_runs_the_shipped_export_of_each_size_it_ships(tmp_path):
+    import benchlib
+    from face_ssd_ros.detect.inference import default_model_path, sized_model_path
+    shipped = default_model_path()
+    models = benchlib.prepare_models([(320, 240), (640, 480)], str(tmp_path), log=lambda *a: None)
+    assert models[(320, 240)]['onnx'] == shipped and models[(320, 240)]['onnx_weights'] == 'shipped model'
+    assert models[(640, 480)]['onnx'] == sized_model_path(shipped, 640, 480)
+    assert models[(640, 480)]['onnx_weights'] == 'shipped model (face_default_640x480.onnx)'
+    assert not os.listdir(str(tmp_path))     # nothing exported

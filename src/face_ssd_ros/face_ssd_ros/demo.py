@@ -118,7 +118,7 @@ def build_arg_parser():
     parser.add_argument('--fps', type=float, default=20.0, help='footage frame rate when it is built')
     parser.add_argument('--score-threshold', type=float, default=None, help='detector score threshold')
     parser.add_argument('--executor', choices=EXECUTORS, default='auto',
-                        help="as face-ssd-run's: auto (default: $FACE_SSD_EXECUTOR, else rclpy's events executor "
+                        help="as face_ssd_pipeline's: auto (default: $FACE_SSD_EXECUTOR, else rclpy's events executor "
                              'where it has one, else single), events, single or multi')
     return parser
 
