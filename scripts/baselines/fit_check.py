@@ -32,7 +32,8 @@ INVALID_COLUMN = 3   # x y w h, then blur expression illumination invalid occlus
 
 
 def read_wider_gt(path):
-    """``{relpath: (boxes float64 [K, 4] x1 y1 x2 y2, valid bool [K])}`` of a WIDER ``*_bbx_gt.txt`` file."""
+    """``{relpath: (boxes float64 [K, 4] x1 y1 x2 y2, valid bool [K])}`` of a WIDER ``*_bbx_gt.txt`` file; invalid
+    (WIDER's flag) and zero-size boxes are not valid: the protocol treats them as ignore boxes."""
     with open(path) as f:
         lines = [ln.strip() for ln in f]
     out, i = {}, 0
@@ -40,7 +41,8 @@ def read_wider_gt(path):
         name, count = lines[i], int(float(lines[i + 1]))
         rows = [[float(v) for v in ln.split()] for ln in lines[i + 2:i + 2 + count]]
         boxes = np.array([[r[0], r[1], r[0] + r[2], r[1] + r[3]] for r in rows], np.float64).reshape(-1, 4)
-        valid = np.array([len(r) <= 4 + INVALID_COLUMN or r[4 + INVALID_COLUMN] == 0 for r in rows], bool)
+        valid = np.array([(len(r) <= 4 + INVALID_COLUMN or r[4 + INVALID_COLUMN] == 0) and r[2] > 0 and r[3] > 0
+                          for r in rows], bool)   # zero-size boxes (a few in wider_train) can never be found
         out[name] = (boxes, valid)
         i += 2 + max(count, 1)
     return out

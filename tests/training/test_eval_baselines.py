@@ -101,10 +101,11 @@ def test_fit_check_buckets_valid_faces_at_the_input_scale_and_ignores_the_rest(t
     fc = load_script('fit_check')
     gt_file = tmp_path / 'x_bbx_gt.txt'
     # image 960 px high, input 480: heights 20 -> 10 px, 60 -> 30 px, 200 -> 100 px; the 100 px face is invalid
-    gt_file.write_text('a.jpg\n3\n0 0 20 20 0 0 0 0 0 0\n100 100 60 60 0 0 0 0 0 0\n300 300 200 200 0 0 0 1 0 0\n'
+    gt_file.write_text('a.jpg\n4\n0 0 20 20 0 0 0 0 0 0\n100 100 60 60 0 0 0 0 0 0\n300 300 200 200 0 0 0 1 0 0\n'
+                       '700 700 0 5 0 0 0 0 0 0\n'
                        'b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n')
     gt = fc.read_wider_gt(str(gt_file))
-    assert list(gt) == ['a.jpg', 'b.jpg'] and gt['a.jpg'][1].tolist() == [True, True, False]
+    assert list(gt) == ['a.jpg', 'b.jpg'] and gt['a.jpg'][1].tolist() == [True, True, False, False]  # zero width
     assert gt['a.jpg'][0][1].tolist() == [100, 100, 160, 160] and len(gt['b.jpg'][0]) == 0
     bucketed = fc.bucket_gt(gt, {'a.jpg': 960, 'b.jpg': 480}, 480)
     keep = bucketed['a.jpg'].keep
