@@ -89,20 +89,14 @@ def gap_part(gaps_ms, frames, rounds, log=print):
     """``[{'gap_ms', 'cpu_ms', 'rounds': [cpu_ms...]}]``: the 320x240 model's CPU ms per run (median over runs,
     then over rounds) after an idle gap of each of ``gaps_ms`` between runs (one intra-op thread, no spinning)."""
     import numpy as np
-    import onnxruntime as ort
 
-    from face_ssd_ros.detect.backends.onnxruntime_backend import SPIN_KEYS
+    from face_ssd_ros.detect.backends.onnxruntime_backend import OnnxRuntimeBackend
     from face_ssd_ros.detect.inference import default_model_path
     from face_ssd_ros.detect.manifest import load_manifest
 
     path = default_model_path()
     manifest = load_manifest(path)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    for key in SPIN_KEYS:
-        opts.add_session_config_entry(key, '0')
-    sess = ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+    sess = OnnxRuntimeBackend(path, manifest).session   # the detector's defaults: one thread at 320x240, no spinning
     feed = {manifest.input_name: np.random.RandomState(0).randn(1, 3, manifest.height, manifest.width)
             .astype(np.float32)}
     for _ in range(10):

@@ -28,24 +28,14 @@ import sys
 import numpy as np
 
 EDGES = (0, 16, 32, 64, 100000)
-INVALID_COLUMN = 3   # x y w h, then blur expression illumination invalid occlusion pose
 
 
 def read_wider_gt(path):
     """``{relpath: (boxes float64 [K, 4] x1 y1 x2 y2, valid bool [K])}`` of a WIDER ``*_bbx_gt.txt`` file; invalid
-    (WIDER's flag) and zero-size boxes are not valid: the protocol treats them as ignore boxes."""
-    with open(path) as f:
-        lines = [ln.strip() for ln in f]
-    out, i = {}, 0
-    while i < len(lines) and lines[i]:
-        name, count = lines[i], int(float(lines[i + 1]))
-        rows = [[float(v) for v in ln.split()] for ln in lines[i + 2:i + 2 + count]]
-        boxes = np.array([[r[0], r[1], r[0] + r[2], r[1] + r[3]] for r in rows], np.float64).reshape(-1, 4)
-        valid = np.array([(len(r) <= 4 + INVALID_COLUMN or r[4 + INVALID_COLUMN] == 0) and r[2] > 0 and r[3] > 0
-                          for r in rows], bool)   # zero-size boxes (a few in wider_train) can never be found
-        out[name] = (boxes, valid)
-        i += 2 + max(count, 1)
-    return out
+    (WIDER's flag) and zero-size boxes are not valid: the protocol treats them as ignore boxes
+    (:func:`face_ssd_ros.evaluation.annotation_sources.read_wider_bbx_gt` reads the file)."""
+    from face_ssd_ros.evaluation.annotation_sources import read_wider_bbx_gt
+    return dict((relpath, (boxes, ~invalid)) for relpath, boxes, invalid in read_wider_bbx_gt(path))
 
 
 def bucket_names(edges=EDGES):

@@ -1,7 +1,7 @@
 """The shipped face model's continuity: every shipped ONNX is its shipped training checkpoint, exported.
 
-Each ``models/<stem>.onnx`` has its weights-only checkpoint beside it: ``<stem>.pt`` where that exists, else the
-default model's ``face_default.pt`` (one set of weights exported at both sizes). The checkpoint must load with
+Each ``models/<stem>.onnx`` has its weights-only checkpoint beside it, ``<stem>.pt`` (``make ship-default`` writes
+both; each export has its own weights). The checkpoint must load with
 ``torch.load(weights_only=True)`` and, exported again at the ONNX's input size, give the same manifest and the same
 outputs on a real photo, so that a fine-tuning from it (``train.init_checkpoint``) starts from the shipped model.
 """
@@ -20,9 +20,8 @@ SHIPPED = sorted(glob.glob(os.path.join(MODELS, 'face_default*.onnx')))
 
 
 def shipped_checkpoint(onnx_path):
-    """The checkpoint a shipped ONNX was exported from (the rule of the module docstring)."""
-    own = os.path.splitext(onnx_path)[0] + '.pt'
-    return own if os.path.isfile(own) else os.path.join(MODELS, 'face_default.pt')
+    """The checkpoint a shipped ONNX was exported from: ``<stem>.pt`` beside it."""
+    return os.path.splitext(onnx_path)[0] + '.pt'
 
 
 def _photo():
