@@ -356,3 +356,51 @@ def test_detector_process_with_a_truncated_model_exits_1_with_one_clear_line(mod
     assert 'Traceback' not in proc.stdout
     errors = [line for line in proc.stdout.splitlines() if '[ERROR]' in line]
     assert len(errors) == 1 and 'cannot load the model' in errors[0] and path in errors[0], proc.stdout
+
+
+def test_a_misspelt_parameter_is_named_with_the_closest_one(ros_context, tmp_path):
+    """rclpy ignores overrides no declared parameter takes; the node says so in one warning."""
+    from rclpy.parameter import Parameter
+
+    from face_ssd_ros.nodes.camera_node import CameraNode
+    from face_ssd_ros.nodes.common import warn_unknown_overrides
+    cv2.imwrite(str(tmp_path / 'a.png'), np.zeros((8, 8, 3), np.uint8))
+    camera = CameraNode(context=ros_context, autostart=False, parameter_overrides=[
+        Parameter('source', value=str(tmp_path)), Parameter('publish_rat', value=5.0)])
+    try:
+        text = warn_unknown_overrides(camera)
+        assert 'publish_rat (did you mean publish_rate?)' in text, text
+        plain = CameraNode(context=ros_context, autostart=False, node_name='camera2',
+                           parameter_overrides=[Parameter('source', value=str(tmp_path))])
+        assert warn_unknown_overrides(plain) == ''
+        plain.destroy_node()
+    finally:
+        camera.destroy_node()
+
+
+@pytest.mark.timeout(60)
+def test_detector_node_process_warns_about_a_misspelt_parameter(model_path):
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, '-m', 'face_ssd_ros.nodes.detector_node', '--ros-args', '-p',
+                             'model_path:=' + model_path, '-p', 'score_treshold:=0.9'],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if 'ignores parameter' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = ''.join(lines) + out
+    assert 'detector ignores parameter it does not have: score_treshold (did you mean score_threshold?)' in output, \
+        output
+    assert 'Traceback' not in output and proc.returncode == 0, output

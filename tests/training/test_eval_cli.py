@@ -143,3 +143,21 @@ def test_voc_difficult_objects_are_ignored(tmp_path, jpeg_writer):
     rep = json.load(open(out_json))
     # the detection on the difficult box is neither TP nor FP; the other box is found -> AP 1 with 1 positive
     assert rep['classes']['cartoon_face'] == {'ap': pytest.approx(1.0), 'num_gt': 1, 'num_det': 2}
+
+
+def test_scoring_options_out_of_range_are_refused_like_bag_eval():
+    import argparse
+    from face_ssd_training.eval.cli import range_problem
+
+    def args(**kw):
+        base = dict(iou=0.5, accuracy_threshold=None, min_size=0.0, fppi='0.1,1')
+        base.update(kw)
+        return argparse.Namespace(**base)
+
+    assert range_problem(args()) is None
+    assert range_problem(args(fppi='')) is None          # "" = skip
+    assert range_problem(argparse.Namespace()) is None   # table / plot have no scoring options
+    for bad, word in ((dict(iou=float('nan')), '--iou'), (dict(iou=0.0), '--iou'), (dict(iou=1.0), '--iou'),
+                      (dict(accuracy_threshold=2.0), '--accuracy-threshold'), (dict(min_size=-1.0), '--min-size'),
+                      (dict(fppi='-1'), '--fppi'), (dict(fppi='a,b'), '--fppi')):
+        assert range_problem(args(**bad)).startswith(word)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from face_ssd_ros.config.pipeline import PipelineConfigError, build_pipeline
+from face_ssd_ros.outputs import output_folder_problem
 
 WIDTH, HEIGHT = 640, 480
 CANVAS_W, CANVAS_H = 1120, 800
@@ -127,7 +128,14 @@ def main(argv=None):
     from face_ssd_ros.nodes.common import StartupError  # rclpy only here: building footage needs no ROS
     from face_ssd_ros.runner import format_summary, run
 
-    args = build_arg_parser().parse_args(argv)
+    parser = build_arg_parser()
+    args = parser.parse_args(argv)
+    for name in ('seconds', 'fps'):
+        if not getattr(args, name) > 0:   # NaN too
+            parser.error('--%s must be > 0, got %r' % (name, getattr(args, name)))
+    problem = output_folder_problem(args.out)
+    if problem:
+        parser.error('--out %s %s' % (args.out, problem))
     footage = os.path.join(args.out, 'footage.mp4')
     if args.rebuild or not os.path.isfile(footage):
         n = build_footage(footage, args.seconds, args.fps)

@@ -57,6 +57,7 @@ from face_ssd_ros.detect.predictions import make_frame_record
 from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, copy_with_detections, \
     image_transport_of
 from face_ssd_ros.msgs.convert import msg_to_detections
+from face_ssd_ros.outputs import output_file_problem
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 EXECUTORS = ('auto', 'events', 'single', 'multi')
@@ -499,7 +500,14 @@ def main(argv=None):
     if '--ros-args' in argv:
         cut = argv.index('--ros-args')
         argv, ros_args = argv[:cut], ['face_ssd_pipeline'] + argv[cut:]
-    args = build_arg_parser().parse_args(argv)
+    parser = build_arg_parser()
+    args = parser.parse_args(argv)
+    if args.duration is not None and not args.duration > 0:   # NaN too
+        parser.error('--duration must be a number of seconds > 0, got %r' % args.duration)
+    if args.jsonl:
+        problem = output_file_problem(args.jsonl)
+        if problem:
+            parser.error('--jsonl %s: %s' % (args.jsonl, problem))
     overrides = list(args.set)
     if args.source is not None:
         overrides.append('camera.source=' + args.source)
@@ -519,6 +527,14 @@ def main(argv=None):
         print('face_ssd_pipeline: %s' % exc, file=sys.stderr)
         return 1
     print(format_summary(summary))
+    silent = [(key, count) for key, count in (('camera', summary['frames']), ('replay', summary['replayed']))
+              if count == 0]
+    if silent:
+        key = silent[0][0]
+        print('face_ssd_pipeline: the %s published no frame in %.1f s: check %s (its log above says why)'
+              % (key, summary['elapsed_s'], 'camera.source' if key == 'camera' else 'replay.bag_path'),
+              file=sys.stderr)
+        return 1
     if args.jsonl:
         print('  detection arrays written to %s' % args.jsonl)
     if args.write_bag:

@@ -182,7 +182,10 @@ def load_config(path=None, overrides=()):
     cfg = load_defaults()
     for one in paths:
         with open(one) as f:
-            user = yaml.safe_load(f) or {}
+            try:
+                user = yaml.safe_load(f) or {}
+            except (yaml.YAMLError, UnicodeDecodeError) as exc:
+                raise ConfigError('%s is not a valid YAML text file: %s' % (one, ' '.join(str(exc).split())))
         if not isinstance(user, dict):
             raise ConfigError('%s must hold a mapping of sections' % one)
         _merge(cfg, user)

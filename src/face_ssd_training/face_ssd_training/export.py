@@ -21,6 +21,11 @@ from .models import InferenceModel, load_checkpoint, model_from_manifest
 METADATA_KEY = 'face_ssd_manifest'
 
 
+#: opsets face-ssd-export accepts: 11 (the oldest with the operators the heads use) to 20 (torch.onnx's newest
+#: for the TorchScript exporter)
+OPSET_RANGE = (11, 20)
+
+
 def export_onnx(inference_model, manifest, path, opset=13):
     """Write ``inference_model`` (an InferenceModel) to ``path`` + the manifest sidecar; returns the manifest."""
     import onnx
@@ -100,10 +105,13 @@ def main(argv=None):
     ap.add_argument('checkpoint', help='training checkpoint (best.pt)')
     ap.add_argument('--out', required=True, help='output .onnx path (the manifest is written beside it)')
     ap.add_argument('--input-size', type=parse_size, help='WIDTHxHEIGHT (default: the trained size); priors follow')
-    ap.add_argument('--opset', type=int, default=13)
+    ap.add_argument('--opset', type=int, default=13, help='ONNX opset, %d-%d (default %%(default)s; TensorRT 8.0 on '
+                    'JetPack 4.6 reads up to 13)' % OPSET_RANGE)
     ap.add_argument('--weights-out', metavar='PT', help='also write a weights-only copy of the checkpoint (no '
                     'optimizer state) to ship beside the ONNX, e.g. models/face_default.pt')
     args = ap.parse_args(argv)
+    if not OPSET_RANGE[0] <= args.opset <= OPSET_RANGE[1]:
+        ap.error('--opset must be in %d-%d, got %d' % (OPSET_RANGE + (args.opset,)))
     try:
         export_checkpoint(args.checkpoint, args.out, args.input_size, args.opset)
         if args.weights_out:

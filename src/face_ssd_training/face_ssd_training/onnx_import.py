@@ -164,8 +164,12 @@ def main(argv=None):
     ap.add_argument('--max-images', type=int, default=64)
     ap.add_argument('--tolerance', type=float, default=1e-3, help='largest accepted |ONNX - PyTorch| (default 1e-3)')
     args = ap.parse_args(argv)
+    import os
+    if os.path.isdir(args.out):
+        print('face-ssd-import-onnx: --out %s is a folder; give the checkpoint file to write, e.g. %s'
+              % (args.out, os.path.join(args.out, 'model.pt')), file=sys.stderr)
+        return 1
     try:
-        import os
         paths = sorted(os.path.join(args.images, rel) for rel, _line, _list in list_images(args.images))
         paths = paths[::max(1, len(paths) // max(1, args.max_images))][:args.max_images]  # spread over the folder
         images = [im for im in (read_image_rgb(p) for p in paths) if im is not None]
@@ -173,7 +177,7 @@ def main(argv=None):
         if err > args.tolerance:
             raise ValueError('imported model differs from the ONNX by %.2e (> %.0e)' % (err, args.tolerance))
         torch.save(ckpt, args.out)
-    except (OSError, ValueError, ImportError) as exc:
+    except (OSError, ValueError, ImportError, RuntimeError) as exc:   # RuntimeError: DatasetError, torch.save
         print('face-ssd-import-onnx: %s' % exc, file=sys.stderr)
         return 1
     print('wrote %s' % args.out)

@@ -137,8 +137,8 @@ def load_calibration(url):
     with open(path) as f:
         try:
             data = yaml.safe_load(f)
-        except yaml.YAMLError as exc:
-            raise CameraInfoError('%s is not valid YAML: %s' % (path, exc))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise CameraInfoError('%s is not a valid YAML text file: %s' % (path, ' '.join(str(exc).split())))
     if not isinstance(data, dict):
         raise CameraInfoError('%s: expected a camera_calibration mapping (image_width, camera_matrix, ...)' % path)
     for key in ('image_width', 'image_height'):

@@ -108,6 +108,23 @@ def validate_named(specs, name, value):
     return reason is None, reason or ''
 
 
+def unknown_parameters_text(node_name, unknown, known):
+    """One warning line for parameter overrides (``-p`` / params files) that no declared parameter of the node
+    takes, so they have no effect: ``unknown`` and ``known`` are iterables of names; each unknown name gets the
+    closest known one as a suggestion. '' when ``unknown`` is empty."""
+    import difflib
+    unknown = sorted(set(unknown))
+    if not unknown:
+        return ''
+    known = sorted(set(known))
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        parts.append('%s (did you mean %s?)' % (name, close[0]) if close else name)
+    return ('%s ignores parameter%s it does not have: %s. Its parameters: ros2 param list, or docs/PARAMETERS.md'
+            % (node_name, 's' if len(unknown) > 1 else '', ', '.join(parts)))
+
+
 def defaults(specs):
     """``{name: default}`` of a spec table."""
     return dict((s.name, s.default) for s in specs)

@@ -338,8 +338,8 @@ def load_config(path):
     with open(path) as f:
         try:
             data = yaml.safe_load(f)
-        except yaml.YAMLError as exc:
-            raise PipelineConfigError('%s is not valid YAML: %s' % (path, exc))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise PipelineConfigError('%s is not a valid YAML text file: %s' % (path, ' '.join(str(exc).split())))
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -192,7 +192,12 @@ def main(argv=None):
     if getattr(getattr(detector, 'backend', None), 'note', None):
         print('face-ssd-detect: %s' % detector.backend.note, file=sys.stderr)
     try:
-        with PredictionWriter(args.out) as w:
+        try:
+            writer = PredictionWriter(args.out)
+        except (IOError, OSError) as e:
+            print('face-ssd-detect: cannot write the predictions to --out %s: %s' % (args.out, e), file=sys.stderr)
+            return 2
+        with writer as w:
             stats = detect_images(detector, images, w, progress=not args.quiet)
     finally:
         close = getattr(detector, 'close', None)

@@ -14,6 +14,7 @@ box rows, plus where known the frame's index in its bag (``bag_index``) and reco
 """
 import io
 import json
+import math
 import os
 
 import numpy as np
@@ -110,10 +111,18 @@ def _check_record(rec, where):
     for key in ('width', 'height', 'boxes'):
         if key not in rec:
             raise PredictionsFormatError('%s: missing key "%s" (and no "error" key)' % (where, key))
+    if not isinstance(rec['boxes'], list):
+        raise PredictionsFormatError('%s: "boxes" must be a list of [x1, y1, x2, y2, score, "label"], got %r'
+                                     % (where, rec['boxes']))
     for i, b in enumerate(rec['boxes']):
-        if not isinstance(b, (list, tuple)) or len(b) != 6:
-            raise PredictionsFormatError('%s: box %d must be [x1, y1, x2, y2, score, "label"], got %r' % (where, i, b))
+        if not isinstance(b, (list, tuple)) or len(b) != 6 or not all(_finite_number(v) for v in b[:5]):
+            raise PredictionsFormatError('%s: box %d must be [x1, y1, x2, y2, score, "label"] with finite numbers, '
+                                         'got %r' % (where, i, b))
     return rec
+
+
+def _finite_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def read_predictions(path):
@@ -127,8 +136,13 @@ def read_predictions(path):
         raise FileNotFoundError('predictions file %s not found: write one with face-ssd-detect --out %s IMAGES...'
                                 % (path, path))
     records = []
-    with io.open(path, 'r', encoding='utf-8') as f:
-        for lineno, line in enumerate(f, 1):
+    with io.open(path, 'r', encoding='utf-8', errors='strict') as f:
+        try:
+            lines = list(f)
+        except UnicodeDecodeError as e:
+            raise PredictionsFormatError('%s: not a UTF-8 text file (%s); a predictions file is JSON Lines, written by '
+                                         'face-ssd-detect --out' % (path, e))
+        for lineno, line in enumerate(lines, 1):
             line = line.strip()
             if not line:
                 continue

@@ -43,7 +43,10 @@ def read_wider_bbx_gt(gt_file):
     if not os.path.isfile(gt_file):
         raise AnnotationError('WIDER annotation file not found: %s' % gt_file)
     with io.open(gt_file, encoding='utf-8-sig') as f:
-        lines = [(n, ln.strip()) for n, ln in enumerate(f, 1) if ln.strip()]
+        try:
+            lines = [(n, ln.strip()) for n, ln in enumerate(f, 1) if ln.strip()]
+        except UnicodeDecodeError as exc:
+            raise AnnotationError('%s is not a WIDER *_bbx_gt.txt text file (%s)' % (gt_file, exc))
     out, i = [], 0
     while i < len(lines):
         relpath = lines[i][1]

@@ -31,6 +31,7 @@ from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, 
 from face_ssd_ros.evaluation.bag_metrics import EvaluationAccumulator, EvaluationSettings
 from face_ssd_ros.evaluation.bag_report import build_report, markdown_summary, write_reports
 from face_ssd_ros.evaluation.gt_encoding import GroundTruthFormatError, detection_rows, gt_from_msg
+from face_ssd_ros.outputs import output_file_problem, output_folder_problem
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 
@@ -255,6 +256,10 @@ def main(argv=None):
                              'model file)')
         if args.write_bag and os.path.exists(args.write_bag):
             raise ValueError('--write-bag %s exists already; choose a new bag folder' % args.write_bag)
+        for flag, value, problem in (('--out', args.out, output_folder_problem(args.out)),
+                                     ('--jsonl', args.jsonl, args.jsonl and output_file_problem(args.jsonl))):
+            if problem:
+                raise ValueError('%s %s %s' % (flag, value, problem))
         if args.model:
             result, source = _run_model(args, settings)
         else:

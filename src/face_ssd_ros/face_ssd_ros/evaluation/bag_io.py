@@ -14,6 +14,7 @@ those stores: it is registered from the interface definitions (:func:`vision_msg
 RIHS01 type hashes as the generated rclpy messages (checked by the tests).
 """
 import os
+import re
 import sys
 
 import numpy as np
@@ -34,6 +35,22 @@ DEFAULT_DISTRO = 'kilted'
 _NUMPY_TYPES = {'bool': np.bool_, 'byte': np.uint8, 'char': np.uint8, 'int8': np.int8, 'uint8': np.uint8,
                 'int16': np.int16, 'uint16': np.uint16, 'int32': np.int32, 'uint32': np.uint32, 'int64': np.int64,
                 'uint64': np.uint64, 'float32': np.float32, 'float64': np.float64}
+
+
+_TOPIC_TOKEN = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+
+
+def topic_name_problem(name):
+    """Why ``name`` is no valid ROS 2 topic name (rcl's rules for the names a bag stores: ``/`` separated tokens of
+    letters, digits and underscores, none starting with a digit, no empty token, no trailing ``/``), or None."""
+    if not isinstance(name, str) or not name:
+        return 'a topic name must not be empty'
+    tokens = name[1:].split('/') if name.startswith('/') else name.split('/')
+    bad = [t for t in tokens if not _TOPIC_TOKEN.match(t)]
+    if bad:
+        return ('%r is not a valid ROS topic name: each /-separated part must be letters, digits and underscores, '
+                'not starting with a digit (bad part: %r)' % (name, bad[0]))
+    return None
 
 
 class BagError(RuntimeError):

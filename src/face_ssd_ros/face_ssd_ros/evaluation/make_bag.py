@@ -19,7 +19,8 @@ import sys
 import time
 
 from face_ssd_ros.evaluation import annotation_sources as sources
-from face_ssd_ros.evaluation.bag_io import BagError, BagWriter, DEFAULT_TOPICS, IMAGE_FORMATS, STORAGES
+from face_ssd_ros.evaluation.bag_io import BagError, BagWriter, DEFAULT_TOPICS, IMAGE_FORMATS, STORAGES, \
+    topic_name_problem
 
 DEFAULT_FPS = 10.0
 
@@ -133,6 +134,10 @@ def main(argv=None):
         image_topic = args.image_topic or DEFAULT_TOPICS['image'] + ('' if args.image_format == 'raw' else
                                                                      '/compressed')
         topics = {'image': image_topic, 'ground_truth': args.gt_topic, 'camera_info': args.camera_info_topic}
+        for key, topic in sorted(topics.items()):
+            problem = topic_name_problem(topic)
+            if problem:
+                raise ValueError('--%s-topic: %s' % (key.replace('_', '-').replace('ground-truth', 'gt'), problem))
         frames, boxes = make_bag(samples, args.out, args.storage, fps, args.start_time, args.frame_id,
                                  args.encoding, args.camera_info, topics, total, _progress_printer(args.quiet),
                                  args.distro, args.image_format)
@@ -141,6 +146,10 @@ def main(argv=None):
         return 2
     if not args.quiet:
         sys.stderr.write('\n')
+    if not frames:
+        print('face-ssd-make-bag: no frame written to %s: the source holds no image (check its annotations and '
+              'image folder)' % args.out, file=sys.stderr)
+        return 2
     print('wrote %s (%s): %d frames, %d ground-truth boxes at %.3g fps; topics %s, %s%s'
           % (args.out, args.storage, frames, boxes, fps, image_topic, args.gt_topic,
              ', ' + args.camera_info_topic if args.camera_info else ''))

@@ -515,6 +515,7 @@ def run_node(node_class, args=None, done=None):
         except ExecutorChoiceError as exc:
             rclpy.logging.get_logger(name).error(str(exc))
             return 2
+        warn_unknown_overrides(node)
         executor.add_node(node)
         finished = getattr(node, 'finished', None) or threading.Event()
         try:
@@ -536,6 +537,19 @@ def run_node(node_class, args=None, done=None):
         finally:
             stop.restore()
     return code
+
+
+def warn_unknown_overrides(node):
+    """Log one warning naming the parameter overrides given to ``node`` (``-p``, params files) that it never
+    declared: rclpy ignores them silently (``-p score_treshold:=0.9`` would leave the threshold at its default).
+    Returns the warning text ('' when none). rclpy keeps the overrides in ``Node._parameter_overrides`` (Humble
+    to Kilted); where it has no such attribute, nothing is checked."""
+    overrides = getattr(node, '_parameter_overrides', None) or {}
+    unknown = [name for name in overrides if not node.has_parameter(name)]
+    text = params.unknown_parameters_text(node.get_name(), unknown, list(getattr(node, '_parameters', {})))
+    if text:
+        node.get_logger().warning(text)
+    return text
 
 
 def exit_with(code):

@@ -30,6 +30,9 @@ from .folder import list_images
 from .labels import normalize_labels
 from .checks import IMAGE_EXTENSIONS, DatasetError
 
+#: --backend values (face-ssd-detect's: face_ssd_ros.detect.cli.BACKENDS)
+BACKEND_CHOICES = ('auto', 'onnxruntime', 'tensorrt', 'torch')
+
 log = logging.getLogger(__name__)
 
 #: (x1, y1, x2, y2, score, label) in pixels of the image given to the proposer
@@ -390,7 +393,8 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     src = p.add_mutually_exclusive_group(required=proposer is None)
     src.add_argument('--model', help='exported face_ssd model (NAME.onnx with its manifest)')
     src.add_argument('--teacher', choices=TEACHERS, help='a teacher detector shipped in a PyPI package')
-    p.add_argument('--backend', default='auto', help='--model inference backend (default auto)')
+    p.add_argument('--backend', choices=BACKEND_CHOICES, default='auto',
+                   help='--model inference backend (default auto)')
     p.add_argument('-o', '--output', required=True, help='output folder')
     p.add_argument('--format', choices=['voc', 'wider'], default='voc', help='annotation format (default voc)')
     p.add_argument('--images', choices=['symlink', 'copy', 'none'], default='symlink',

@@ -235,6 +235,12 @@ def main(argv=None):
     p.add_argument('--train-out', required=True, help='list file of the training ids')
     p.add_argument('--test-out', required=True, help='list file of the held-out ids')
     args = p.parse_args(argv)
+    if os.path.abspath(args.train_out) == os.path.abspath(args.test_out):
+        p.error('--train-out and --test-out are the same file (%s): the test list would replace the training list'
+                % args.train_out)
+    if args.sample < 0 or not 0.0 <= args.similar <= 1.0:
+        p.error('--sample must be >= 0 (0 = all) and --similar between 0 and 1 (0 = off), got %r and %r'
+                % (args.sample, args.similar))
     kwargs = {'verify': 'header'}
     if args.format == 'voc':
         kwargs['image_set'] = args.image_set
@@ -255,7 +261,11 @@ def main(argv=None):
     for path, ids, side in ((args.train_out, train, 'train'), (args.test_out, test, 'test')):
         lines = list(header)
         lines[1] = '%s side: %s' % (side, lines[1].replace('0 of', '%d of' % len(ids), 1))
-        write_list(path, ids, lines)
+        try:
+            write_list(path, ids, lines)
+        except (IOError, OSError) as exc:
+            print('face-ssd-split: error: cannot write --%s-out %s: %s' % (side, path, exc), file=sys.stderr)
+            return 2
     print('%d groups: %d train images, %d test images -> %s, %s'
           % (n_groups, len(train), len(test), args.train_out, args.test_out))
     return 0

@@ -52,7 +52,10 @@ def parse_wider_gt(gt_file: str, report: Optional[ValidationReport] = None) -> L
     if not os.path.isfile(gt_file):
         raise DatasetError('WIDER annotation file not found: %s' % gt_file)
     with open(gt_file, 'r', encoding='utf-8-sig') as f:
-        lines = [ln.strip() for ln in f]
+        try:
+            lines = [ln.strip() for ln in f]
+        except UnicodeDecodeError as exc:
+            raise DatasetError('%s is not a WIDER *_bbx_gt.txt text file (%s)' % (gt_file, exc))
 
     def problem(lineno, msg):
         if report is None:

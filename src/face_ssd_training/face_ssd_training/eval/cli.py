@@ -143,7 +143,12 @@ def cmd_wider(args):
         name = args.name or os.path.splitext(os.path.basename(pred_path))[0]
     records = read_predictions(pred_path)
     labels = [args.label] if args.label else None
+    if not records:
+        raise ValueError('%s holds no prediction line: write it with face-ssd-detect --out' % pred_path)
     result = evaluate_wider(predictions_from_records(records, labels), gt, args.iou)
+    if gt and len(result.missing) == len(gt):
+        raise ValueError('none of the %d prediction lines matches an image of %s (e.g. %s): were they made on this '
+                         'dataset?' % (len(records), args.gt_dir, records[0]['image']))
     errors = error_records(records)
     report.update({'name': name, 'pred': os.path.abspath(pred_path), 'label': args.label})
     report.update(result.to_dict())
@@ -291,6 +296,8 @@ def report_voc(args, gt, paths, records, name, meta):
     """Score prediction ``records`` against ``gt`` / ``paths`` (see :func:`gt_from_dataset`), print the table and
     write ``args.plot`` / ``args.json``; ``meta``: extra entries of the JSON report. Returns 0."""
     from face_ssd_training.eval.voc import evaluate_detections, recall_at_fp_per_image
+    if not records:
+        raise ValueError('the predictions hold no line: write them with face-ssd-detect --out')
     preds, unmatched = align_predictions(records, paths, args.agnostic)
     if args.agnostic:
         gt = {k: dict(v, labels=['object'] * len(v['labels'])) for k, v in gt.items()}
@@ -393,8 +400,11 @@ def cmd_plot(args):
     models = {}
     for path in args.results:
         with open(path) as f:
-            rep = json.load(f)
-        if 'curves' not in rep:
+            try:
+                rep = json.load(f)
+            except ValueError as exc:   # not JSON, not UTF-8
+                raise ValueError('%s is not a JSON evaluation report (face-ssd-eval ... --json): %s' % (path, exc))
+        if not isinstance(rep, dict) or 'curves' not in rep:
             raise ValueError('%s has no "curves": write it with face-ssd-eval ... --json' % path)
         aps = rep.get('ap') if isinstance(rep.get('ap'), dict) else {}
         if not aps and 'classes' in rep:
@@ -487,6 +497,29 @@ def build_parser():
     return p
 
 
+def range_problem(args):
+    """Why the scoring options of ``args`` are out of range (one line), or None: ``--iou`` in (0, 1),
+    ``--accuracy-threshold`` in [0, 1], ``--min-size`` >= 0, ``--fppi`` positive numbers (or "" = skip), as
+    face-ssd-bag-eval checks them."""
+    from face_ssd_ros.config.bag_params import parse_fppi
+    iou = getattr(args, 'iou', None)
+    if iou is not None and not 0.0 < iou < 1.0:   # NaN too
+        return '--iou must be in (0, 1), got %r' % iou
+    threshold = getattr(args, 'accuracy_threshold', None)
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        return '--accuracy-threshold must be a score in [0, 1], got %r' % threshold
+    min_size = getattr(args, 'min_size', None)
+    if min_size is not None and not min_size >= 0.0:
+        return '--min-size must be >= 0 pixels, got %r' % min_size
+    fppi = getattr(args, 'fppi', None)
+    if fppi:
+        try:
+            parse_fppi(fppi)
+        except ValueError as exc:
+            return '--%s' % exc
+    return None
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -495,6 +528,9 @@ def main(argv=None):
         return 2
     if getattr(args, 'model', None) == 'default':
         args.model = None
+    problem = range_problem(args)
+    if problem:
+        parser.error(problem)
     try:
         return {'wider': cmd_wider, 'voc': cmd_voc, 'config': cmd_config, 'plot': cmd_plot,
                 'table': cmd_table}[args.command](args)

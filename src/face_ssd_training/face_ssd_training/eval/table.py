@@ -33,8 +33,11 @@ def training_time(metrics_csv):
 def load_row(name, json_path, metrics_csv=None):
     """One table row as a dict: name, map, ap {class: AP}, accuracy, class_accuracy {class: acc}, seconds, epochs."""
     with open(json_path) as f:
-        rep = json.load(f)
-    if 'classes' not in rep or 'map' not in rep:
+        try:
+            rep = json.load(f)
+        except ValueError as exc:   # not JSON, not UTF-8
+            raise ValueError('%s is not a JSON evaluation report (face-ssd-eval ... --json): %s' % (json_path, exc))
+    if not isinstance(rep, dict) or 'classes' not in rep or 'map' not in rep:
         raise ValueError('%s is not a VOC evaluation (face-ssd-eval config|voc --json)' % json_path)
     acc = rep.get('image_accuracy') or {}
     row = {'name': name, 'map': rep['map'], 'ap': OrderedDict((k, v.get('ap')) for k, v in rep['classes'].items()),

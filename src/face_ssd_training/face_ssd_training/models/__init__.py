@@ -21,8 +21,9 @@ def load_checkpoint(path, map_location='cpu'):
     except FileNotFoundError:
         raise FileNotFoundError('checkpoint %s does not exist; train one with face-ssd-train' % path)
     except Exception as exc:  # corrupt, truncated or not a weights-only checkpoint
+        first = (str(exc).strip().splitlines() or [''])[0]   # torch appends paragraphs of advice
         raise ValueError('cannot load checkpoint %s (%s: %s); it is corrupt, truncated or not a face_ssd '
-                         'checkpoint' % (path, type(exc).__name__, exc))
+                         'checkpoint' % (path, type(exc).__name__, first))
     if not isinstance(ckpt, dict) or 'model' not in ckpt or 'manifest' not in ckpt:
         raise ValueError('%s is not a face_ssd checkpoint (needs "model" and "manifest" entries)' % path)
     return ckpt
