@@ -27,6 +27,7 @@ from vision_msgs.msg import Detection2DArray
 from face_ssd_ros.config import params
 from face_ssd_ros.msgs.compressed import ImageDecodeError, compressed_format
 from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
+from face_ssd_ros.outputs import output_file_problem
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
     image_qos, image_topic, log_qos, run_node
 from face_ssd_ros.detect.draw import RateMeter, draw_detections
@@ -57,6 +58,9 @@ class OverlayNode(FaceSsdNode):
         if p['video_path'] and not p['video_path'].lower().endswith(('.mp4', '.m4v', '.mov', '.avi')):
             raise StartupError('overlay: video_path %r must end in .mp4 / .avi (written with the mp4v codec)'
                                % p['video_path'])
+        problem = p['video_path'] and output_file_problem(p['video_path'])
+        if problem:
+            raise StartupError('overlay: video_path %s %s' % (p['video_path'], problem))
         qos = image_qos(p['qos_reliability'])
         self.pub = self.watched_publisher(Image, 'image_annotated', qos)
         self.compressed_pub = None
