@@ -1,14 +1,51 @@
 """The small checks behind "bad input gets one clear line": output paths checked before a long run, parameter
 overrides no declared parameter takes, topic names of a bag, and prediction files with non-finite or mistyped values.
 (The command lines that use them: tests/integration/test_faults_cli.py.)"""
+import argparse
 import os
 
 import pytest
 
+from face_ssd_ros.cli.args import number
+from face_ssd_ros.cli.outputs import output_file_problem, output_folder_problem
 from face_ssd_ros.config.params import unknown_parameters_text
 from face_ssd_ros.detect.predictions import PredictionsFormatError, read_predictions
 from face_ssd_ros.evaluation.bag_io import topic_name_problem
-from face_ssd_ros.outputs import output_file_problem, output_folder_problem
+
+
+@pytest.mark.parametrize('kind, low, high, opens, text, expected', [
+    (float, 0.0, 1.0, (False, False), '0', 0.0), (float, 0.0, 1.0, (False, False), '1', 1.0),
+    (float, 0.0, 1.0, (False, False), '0.25', 0.25), (float, 0.0, None, (True, False), '1e-9', 1e-9),
+    (int, 1, None, (False, False), '7', 7), (int, 0, None, (False, False), '0', 0)])
+def test_number_takes_values_in_range(kind, low, high, opens, text, expected):
+    value = number(kind, low, high, *opens)(text)
+    assert value == expected and type(value) is kind
+
+
+@pytest.mark.parametrize('kind, low, high, opens, text, message', [
+    (float, 0.0, 1.0, (False, False), '2', "must be a number in [0, 1], got '2'"),
+    (float, 0.0, 1.0, (False, False), 'nan', "must be a number in [0, 1], got 'nan'"),
+    (float, 0.0, None, (False, False), 'inf', "must be a number >= 0, got 'inf'"),
+    (float, 0.0, 1.0, (True, False), '0', "must be a number in (0, 1], got '0'"),
+    (float, None, 1.0, (False, True), '1', "must be a number < 1, got '1'"),
+    (float, None, None, (False, False), '-inf', "must be a number that is finite, got '-inf'"),
+    (int, 1, None, (False, False), '-5', "must be an integer >= 1, got '-5'"),
+    (int, 1, None, (False, False), '2.5', "must be an integer >= 1, got '2.5'"),
+    (int, 0, None, (False, False), 'two', "must be an integer >= 0, got 'two'")])
+def test_number_refuses_out_of_range_and_non_finite_text(kind, low, high, opens, text, message):
+    with pytest.raises(argparse.ArgumentTypeError) as err:
+        number(kind, low, high, *opens)(text)
+    assert str(err.value) == message
+
+
+def test_number_in_a_parser_gives_one_line_and_exit_2(capsys):
+    parser = argparse.ArgumentParser(prog='tool')
+    parser.add_argument('--score', type=number(float, 0.0, 1.0))
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(['--score', 'nan'])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "tool: error: argument --score: must be a number in [0, 1], " \
+                                                       "got 'nan'"
 
 
 def test_output_file_problem(tmp_path):

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from face_ssd_ros.config.pipeline import PipelineConfigError, build_pipeline
-from face_ssd_ros.outputs import output_folder_problem
+from face_ssd_ros.cli.outputs import output_folder_problem
 
 WIDTH, HEIGHT = 640, 480
 CANVAS_W, CANVAS_H = 1120, 800

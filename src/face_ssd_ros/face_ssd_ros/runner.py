@@ -57,7 +57,7 @@ from face_ssd_ros.detect.predictions import make_frame_record
 from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, copy_with_detections, \
     image_transport_of
 from face_ssd_ros.msgs.convert import msg_to_detections
-from face_ssd_ros.outputs import output_file_problem
+from face_ssd_ros.cli.outputs import output_file_problem
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 EXECUTORS = ('auto', 'events', 'single', 'multi')

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 
+from face_ssd_ros.cli.args import number
 from face_ssd_ros.detect import engine_cache
 from face_ssd_ros.detect.backends.tensorrt_backend import default_precision, strongly_typed_only, \
     unsupported_precision_message
@@ -517,10 +518,17 @@ def parse_profile(args):
 
 def read_manifest(model_path, manifest_path=None):
     """ModelManifest from ``--manifest`` or found beside / embedded in the model; raises BuildError."""
+    if manifest_path:
+        try:
+            with open(manifest_path, 'rb') as f:
+                data = json.loads(f.read().decode('utf-8'))
+        except (IOError, OSError) as exc:
+            raise BuildError('cannot read the manifest %s: %s' % (manifest_path, exc.strerror or exc))
+        except ValueError as exc:   # JSON and UTF-8 errors
+            raise BuildError('the manifest %s is not JSON: %s' % (manifest_path, exc))
     try:
         if manifest_path:
-            with open(manifest_path) as f:
-                return ModelManifest.from_dict(json.load(f), source=manifest_path)
+            return ModelManifest.from_dict(data, source=manifest_path)
         return load_manifest(model_path)
     except (ManifestError, IOError, OSError, ValueError) as exc:
         raise BuildError(str(exc))
@@ -540,7 +548,7 @@ def build_parser():
     p.add_argument('--manifest', default=None, metavar='JSON',
                    help='model manifest (default: MODEL.json beside the model, else the one embedded in it)')
     p.add_argument('--precision', choices=engine_cache.PRECISIONS, default=None, help=PRECISION_HELP)
-    p.add_argument('--workspace-mb', type=int, default=DEFAULT_WORKSPACE_MB,
+    p.add_argument('--workspace-mb', type=number(int, 1), default=DEFAULT_WORKSPACE_MB,
                    help='builder workspace limit in MiB (default %(default)s; the Nano shares 4 GB with the CPU)')
     p.add_argument('--min', default=None, metavar='WxH', help='dynamic-size models: smallest input size')
     p.add_argument('--opt', default=None, metavar='WxH', help='dynamic-size models: size to optimise for')
@@ -555,12 +563,12 @@ def build_parser():
                    help='only check that a valid engine exists (exit 1 and print the reason if not)')
     p.add_argument('--calib-images', nargs='+', default=None, metavar='PATH',
                    help='int8: calibration image files/folders (training images, never the evaluation set)')
-    p.add_argument('--calib-count', type=int, default=DEFAULT_CALIB_COUNT,
+    p.add_argument('--calib-count', type=number(int, 1), default=DEFAULT_CALIB_COUNT,
                    help='int8: number of calibration images (default %(default)s, sampled with --calib-seed)')
     p.add_argument('--calib-seed', type=int, default=0, help='int8: sampling seed (default %(default)s)')
     p.add_argument('--calib-cache', default=None, metavar='FILE',
                    help='int8: calibration cache (default CACHE_DIR/<model sha16>_<WxH>.calib; reused when present)')
-    p.add_argument('--device', type=int, default=0, help='CUDA device index (default %(default)s)')
+    p.add_argument('--device', type=number(int, 0), default=0, help='CUDA device index (default %(default)s)')
     p.add_argument('--print-trtexec', action='store_true',
                    help='print the equivalent trtexec command and exit (needs no TensorRT)')
     p.add_argument('--verbose', action='store_true', help='TensorRT verbose log')

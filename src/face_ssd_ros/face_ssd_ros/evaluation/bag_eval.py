@@ -31,7 +31,7 @@ from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, 
 from face_ssd_ros.evaluation.bag_metrics import EvaluationAccumulator, EvaluationSettings
 from face_ssd_ros.evaluation.bag_report import build_report, markdown_summary, write_reports
 from face_ssd_ros.evaluation.gt_encoding import GroundTruthFormatError, detection_rows, gt_from_msg
-from face_ssd_ros.outputs import output_file_problem, output_folder_problem
+from face_ssd_ros.cli.outputs import output_file_problem, output_folder_problem
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 

@@ -18,6 +18,7 @@ import itertools
 import sys
 import time
 
+from face_ssd_ros.cli.args import number
 from face_ssd_ros.evaluation import annotation_sources as sources
 from face_ssd_ros.evaluation.bag_io import BagError, BagWriter, DEFAULT_TOPICS, IMAGE_FORMATS, STORAGES, \
     topic_name_problem
@@ -50,16 +51,16 @@ def build_parser():
     p.add_argument('--annotations', help='--video: per-frame annotations (.csv or .jsonl, see below)')
     p.add_argument('--out', required=True, help='bag folder to create (must not exist)')
     p.add_argument('--storage', choices=STORAGES, default='sqlite3', help='rosbag2 storage (default sqlite3)')
-    p.add_argument('--fps', type=float, default=None, help='frame rate of the stamps (default: the video\'s own '
+    p.add_argument('--fps', type=number(float, 0.0, low_open=True), default=None, help='frame rate of the stamps (default: the video\'s own '
                    'rate, else %.0f)' % DEFAULT_FPS)
-    p.add_argument('--start-time', type=float, default=None, help='stamp of the first frame in seconds since the '
+    p.add_argument('--start-time', type=number(float, 0.0), default=None, help='stamp of the first frame in seconds since the '
                    'epoch (default: now)')
     p.add_argument('--frame-id', default='camera', help='header frame_id (default camera)')
     p.add_argument('--encoding', choices=('rgb8', 'bgr8'), default='rgb8', help='image encoding (default rgb8)')
     p.add_argument('--image-format', choices=IMAGE_FORMATS, default='raw', help='raw = sensor_msgs/Image '
                    '(default); jpeg / png = sensor_msgs/CompressedImage, as image_transport "compressed" writes it')
     p.add_argument('--camera-info', action='store_true', help='also write sensor_msgs/CameraInfo (pinhole model)')
-    p.add_argument('--max-frames', type=int, default=0, help='stop after this many frames (0 = all)')
+    p.add_argument('--max-frames', type=number(int, 0), default=0, help='stop after this many frames (0 = all)')
     p.add_argument('--image-topic', default=None, help='default %s (+ /compressed with --image-format jpeg|png)'
                    % DEFAULT_TOPICS['image'])
     p.add_argument('--gt-topic', default=DEFAULT_TOPICS['ground_truth'])

@@ -24,6 +24,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape
 
 import numpy as np
+from face_ssd_ros.cli.args import number
 
 from .base import read_image_rgb
 from .folder import list_images
@@ -400,9 +401,9 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     p.add_argument('--images', choices=['symlink', 'copy', 'none'], default='symlink',
                    help='VOC: how to place images in OUT/JPEGImages (default symlink)')
     p.add_argument('--images-root', help='folder that relative paths (file lists, WIDER paths) refer to')
-    p.add_argument('--score-threshold', type=float, default=0.5, help='minimum proposal score (default 0.5)')
-    p.add_argument('--min-size', type=float, default=8.0, help='minimum box width and height in pixels (default 8)')
-    p.add_argument('--ignore-threshold', type=float, default=None,
+    p.add_argument('--score-threshold', type=number(float, 0.0, 1.0), default=0.5, help='minimum proposal score (default 0.5)')
+    p.add_argument('--min-size', type=number(float, 0.0), default=8.0, help='minimum box width and height in pixels (default 8)')
+    p.add_argument('--ignore-threshold', type=number(float, 0.0, 1.0), default=None,
                    help='also write proposals scored from this up to --score-threshold, and confident ones under '
                         '--min-size, as ignore regions (WIDER invalid=1, VOC difficult=1); default: none')
     p.add_argument('--skip-empty', action='store_true',
@@ -431,6 +432,10 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     print('%d images (%d with boxes), %d boxes, %d ignore regions, %d unreadable, %d left out with no box -> %s' % (
         stats['images'], stats['images_with_boxes'], stats['boxes'], stats['ignores'], stats['unreadable'],
         stats['skipped_empty'], args.output))
+    if stats['images'] == 0 and stats['unreadable']:
+        print('face-ssd-autolabel: error: none of the %d image(s) could be read (see the warnings above); nothing '
+              'to review' % stats['unreadable'], file=sys.stderr)
+        return 1
     if args.format == 'voc':
         print("review them (e.g. import %s into CVAT as 'PASCAL VOC 1.1'), then train with "
               "VOCDataset('%s', image_set='default')" % (args.output, args.output))

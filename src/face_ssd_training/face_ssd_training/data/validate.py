@@ -8,6 +8,8 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from face_ssd_ros.cli.args import number
+
 from .checks import (DatasetError, ImageProblem, IndexBuilder, Issue, ValidationReport,  # noqa: F401
                      check_boxes, check_image, probe_image)
 
@@ -76,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument('--verify', default='decode', choices=['decode', 'header', 'none'],
                    help='how thoroughly to check images (default: decode every image)')
     p.add_argument('--strict', action='store_true', help='exit 1 when anything would be skipped or dropped')
-    p.add_argument('--max-issues', type=int, default=50, help='issues to print (default 50; 0 = all)')
+    p.add_argument('--max-issues', type=number(int, 0), default=50, help='issues to print (default 50; 0 = all)')
     args = p.parse_args(argv)
     paths = list(args.root) + list(args.paths)
     if not paths:
@@ -98,6 +100,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     counts = ds.class_counts()
     if counts:
         print('boxes per class: ' + ', '.join('%s=%d' % kv for kv in counts.items()))
+    if len(ds) == 0:
+        print('face-ssd-validate-data: no usable image in %s (see the report above)' % ' '.join(paths),
+              file=sys.stderr)
+        return 1
     if args.strict and not ds.report.ok:
         print('face-ssd-validate-data: %d problem(s) with --strict' % len(ds.report.errors), file=sys.stderr)
         return 1
