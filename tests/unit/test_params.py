@@ -101,6 +101,8 @@ def test_notable_defaults():
     ('class_filter', 'face', 'must be a list of strings'),
     ('class_filter', ['face', 3], 'must be a list of strings'),
     ('model_path', 3, 'must be a string'),
+    ('model_path', 3, 'quote it to pass it as text: model_path:="\'3\'"'),     # ROS read model_path:=3 as YAML
+    ('model_path', True, 'model_path:="\'true\'"'),
     ('qos_reliability', 'RELIABLE', 'best_effort, reliable'),
     ('image_transport', 'jpeg', 'image_transport must be one of raw, compressed'),
 ])

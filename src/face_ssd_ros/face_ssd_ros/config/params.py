@@ -57,7 +57,12 @@ _TYPE_WORDS = {'bool': 'a boolean', 'int': 'an integer', 'double': 'a number', '
 def validate(spec, value):
     """Check ``value`` against ``spec`` (type, range, choices). Returns None if valid, else the reason (str)."""
     if not _type_ok(spec, value):
-        return '%s must be %s, got %r (%s)' % (spec.name, _TYPE_WORDS[spec.type], value, type(value).__name__)
+        reason = '%s must be %s, got %r (%s)' % (spec.name, _TYPE_WORDS[spec.type], value, type(value).__name__)
+        if spec.type == 'string' and isinstance(value, (bool, numbers.Real)):
+            # ROS reads NAME:=VALUE as YAML, so fppi:=0.5 arrives as a number
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            reason += '; quote it to pass it as text: %s:="\'%s\'"' % (spec.name, text)
+        return reason
     if spec.type in ('int', 'double'):
         if spec.type == 'double' and not math.isfinite(value):
             return '%s must be a finite number, got %r' % (spec.name, value)
