@@ -17,8 +17,9 @@ import sys
 import cv2
 import numpy as np
 
-from face_ssd_ros.config.pipeline import PipelineConfigError, build_pipeline
+from face_ssd_ros.cli.args import number
 from face_ssd_ros.cli.outputs import output_folder_problem
+from face_ssd_ros.config.pipeline import PipelineConfigError, build_pipeline
 
 WIDTH, HEIGHT = 640, 480
 CANVAS_W, CANVAS_H = 1120, 800
@@ -115,8 +116,10 @@ def build_arg_parser():
     parser.add_argument('--out', default=os.path.join('out', 'demo'), help='output folder (default out/demo)')
     parser.add_argument('--model', default='', help='model file ("" = the shipped default model)')
     parser.add_argument('--rebuild', action='store_true', help='rebuild the footage even if it exists')
-    parser.add_argument('--seconds', type=float, default=4.0, help='footage length when it is built')
-    parser.add_argument('--fps', type=float, default=20.0, help='footage frame rate when it is built')
+    parser.add_argument('--seconds', type=number(float, 0.0, low_open=True), default=4.0,
+                        help='footage length when it is built')
+    parser.add_argument('--fps', type=number(float, 0.0, low_open=True), default=20.0,
+                        help='footage frame rate when it is built')
     parser.add_argument('--score-threshold', type=float, default=None, help='detector score threshold')
     parser.add_argument('--executor', choices=EXECUTORS, default='auto',
                         help="as face_ssd_pipeline's: auto (default: $FACE_SSD_EXECUTOR, else rclpy's events executor "
@@ -130,9 +133,6 @@ def main(argv=None):
 
     parser = build_arg_parser()
     args = parser.parse_args(argv)
-    for name in ('seconds', 'fps'):
-        if not getattr(args, name) > 0:   # NaN too
-            parser.error('--%s must be > 0, got %r' % (name, getattr(args, name)))
     problem = output_folder_problem(args.out)
     if problem:
         parser.error('--out %s %s' % (args.out, problem))

@@ -45,6 +45,8 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from vision_msgs.msg import Detection2DArray
 
+from face_ssd_ros.cli.args import number
+from face_ssd_ros.cli.outputs import output_file_problem
 from face_ssd_ros.supervise.accounting import format_accounting, frame_accounting
 from face_ssd_ros.supervise.graph import neighbour_text
 from face_ssd_ros.nodes.common import StartupError, detections_qos, endpoint_name, init_rclpy, to_parameter
@@ -57,7 +59,6 @@ from face_ssd_ros.detect.predictions import make_frame_record
 from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, copy_with_detections, \
     image_transport_of
 from face_ssd_ros.msgs.convert import msg_to_detections
-from face_ssd_ros.cli.outputs import output_file_problem
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 EXECUTORS = ('auto', 'events', 'single', 'multi')
@@ -449,7 +450,8 @@ def build_arg_parser():
     parser.add_argument('--write-bag-topic', default=DEFAULT_TOPICS['detections'], metavar='TOPIC',
                         help='topic of the detections in --write-bag (default %(default)s)')
     parser.add_argument('--image-topic', default='', help='remap image_raw of detector and overlay to this topic')
-    parser.add_argument('--duration', type=float, default=None, help='stop after this many seconds')
+    parser.add_argument('--duration', type=number(float, 0.0, low_open=True), default=None,
+                        help='stop after this many seconds')
     parser.add_argument('--jsonl', default=None, help='write every detection array to this JSON Lines file')
     parser.add_argument('--executor', choices=EXECUTORS, default='auto',
                         help="auto (default: $FACE_SSD_EXECUTOR, else rclpy's events executor where it has one, "
@@ -502,8 +504,6 @@ def main(argv=None):
         argv, ros_args = argv[:cut], ['face_ssd_pipeline'] + argv[cut:]
     parser = build_arg_parser()
     args = parser.parse_args(argv)
-    if args.duration is not None and not args.duration > 0:   # NaN too
-        parser.error('--duration must be a number of seconds > 0, got %r' % args.duration)
     if args.jsonl:
         problem = output_file_problem(args.jsonl)
         if problem:

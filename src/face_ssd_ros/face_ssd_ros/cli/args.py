@@ -25,17 +25,17 @@ def number(kind=float, low=None, high=None, low_open=False, high_open=False):
     wanted = 'an integer' if kind is int else 'a number'
     rule = _describe(low, high, low_open, high_open)
 
+    def in_range(value):
+        above = low is None or (value > low if low_open else value >= low)
+        below = high is None or (value < high if high_open else value <= high)
+        return math.isfinite(value) and above and below
+
     def convert(text):
         try:
             value = kind(text)
         except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError('must be %s %s, got %r' % (wanted, rule, text))
-        bad = not math.isfinite(value)
-        if not bad and low is not None:
-            bad = value <= low if low_open else value < low
-        if not bad and high is not None:
-            bad = value >= high if high_open else value > high
-        if bad:
+            value = None
+        if value is None or not in_range(value):
             raise argparse.ArgumentTypeError('must be %s %s, got %r' % (wanted, rule, text))
         return value
 

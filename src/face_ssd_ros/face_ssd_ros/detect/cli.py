@@ -150,14 +150,16 @@ def add_detector_args(p, score_default=DEFAULT_SCORE_THRESHOLD):
     """Options shared by face-ssd-detect and face-ssd-eval ``--model``."""
     p.add_argument('--score-threshold', type=number(float, 0.0, 1.0), default=score_default,
                    help='keep boxes with score >= this (default %(default)s: low, for AP)')
-    p.add_argument('--nms-iou', type=number(float, 0.0, 1.0, low_open=True), default=None, help="NMS IoU (default: the model manifest's)")
+    p.add_argument('--nms-iou', type=number(float, 0.0, 1.0, low_open=True), default=None,
+                   help="NMS IoU (default: the model manifest's)")
     p.add_argument('--max-detections', type=number(int, 1), default=DEFAULT_MAX_DETECTIONS,
                    help='boxes kept per image after NMS (default %(default)s)')
     p.add_argument('--input-size', type=parse_size, default=None, metavar='WxH',
                    help='network input size (default: the model\'s); another size runs the model\'s sibling exported '
                         'at it (<stem>_WxH.onnx: the shipped model has 320x240 and 640x480) or a dynamic-size model')
     p.add_argument('--backend', choices=BACKENDS, default='auto', help='inference backend (default %(default)s)')
-    p.add_argument('--threads', type=number(int, 0), default=2, help='ONNX Runtime intra-op threads (default %(default)s)')
+    p.add_argument('--threads', type=number(int, 0), default=2,
+                   help='ONNX Runtime intra-op threads (default %(default)s)')
 
 
 def build_parser():

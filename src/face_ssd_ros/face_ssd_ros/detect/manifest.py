@@ -288,7 +288,13 @@ def _read_json_file(path):
     except ValueError as exc:
         raise ManifestError('manifest %s is not valid JSON (%s); fix it or %s.' % (path, exc, _REEXPORT_HINT))
     except OSError as exc:
-        raise ManifestError('cannot read manifest %s (%s); check the file permissions.' % (path, exc))
+        raise ManifestError('cannot read manifest %s: %s' % (path, exc.strerror or exc))
+
+
+def load_manifest_file(path):
+    """The manifest in the JSON file ``path`` (a sidecar, or an object holding it under "manifest"); raises
+    :class:`ManifestError`."""
+    return ModelManifest(_unwrap_sidecar(_read_json_file(path)), source=path)
 
 
 def _unwrap_sidecar(data):
@@ -370,7 +376,7 @@ def load_manifest(model_path):
         return _engine_sidecar_manifest(model_path)
     sidecar = sidecar_path(model_path)
     if os.path.isfile(sidecar) and os.path.abspath(sidecar) != os.path.abspath(model_path):
-        return ModelManifest(_unwrap_sidecar(_read_json_file(sidecar)), source=sidecar)
+        return load_manifest_file(sidecar)
     if ext in ONNX_EXTENSIONS:
         text = _onnx_metadata_json(model_path)
         if text is None:

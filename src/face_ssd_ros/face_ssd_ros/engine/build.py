@@ -30,7 +30,7 @@ from face_ssd_ros.cli.args import number
 from face_ssd_ros.detect import engine_cache
 from face_ssd_ros.detect.backends.tensorrt_backend import default_precision, strongly_typed_only, \
     unsupported_precision_message
-from face_ssd_ros.detect.manifest import ManifestError, ModelManifest, load_manifest
+from face_ssd_ros.detect.manifest import ManifestError, load_manifest, load_manifest_file
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 EVALUATION_ONLY_MARKER = 'EVALUATION_ONLY__DO_NOT_TRAIN'
@@ -518,18 +518,8 @@ def parse_profile(args):
 
 def read_manifest(model_path, manifest_path=None):
     """ModelManifest from ``--manifest`` or found beside / embedded in the model; raises BuildError."""
-    if manifest_path:
-        try:
-            with open(manifest_path, 'rb') as f:
-                data = json.loads(f.read().decode('utf-8'))
-        except (IOError, OSError) as exc:
-            raise BuildError('cannot read the manifest %s: %s' % (manifest_path, exc.strerror or exc))
-        except ValueError as exc:   # JSON and UTF-8 errors
-            raise BuildError('the manifest %s is not JSON: %s' % (manifest_path, exc))
     try:
-        if manifest_path:
-            return ModelManifest.from_dict(data, source=manifest_path)
-        return load_manifest(model_path)
+        return load_manifest_file(manifest_path) if manifest_path else load_manifest(model_path)
     except (ManifestError, IOError, OSError, ValueError) as exc:
         raise BuildError(str(exc))
 

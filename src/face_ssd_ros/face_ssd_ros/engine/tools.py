@@ -227,10 +227,12 @@ def build_parity_parser():
     p.add_argument('--wider-dev', default=DEFAULT_WIDER_DEV, metavar='DIR',
                    help='WIDER dev folder (images.txt, images/, eval_ground_truth/); default %(default)s')
     p.add_argument('--limit', type=number(int, 0), default=0, help='use only the first N images (0 = all)')
-    p.add_argument('--score-tol', type=number(float, 0.0), default=None, help='max |score diff| allowed (default per precision)')
+    p.add_argument('--score-tol', type=number(float, 0.0), default=None,
+                   help='max |score diff| allowed (default per precision)')
     p.add_argument('--box-tol', type=number(float, 0.0), default=None,
                    help='max |box diff| on confident priors, normalised units (default per precision)')
-    p.add_argument('--ap-tol', type=number(float, 0.0), default=None, help='max |AP difference| (default per precision)')
+    p.add_argument('--ap-tol', type=number(float, 0.0), default=None,
+                   help='max |AP difference| (default per precision)')
     p.add_argument('--threads', type=number(int, 0), default=2, help='ONNX Runtime threads (default %(default)s)')
     p.add_argument('--device', type=number(int, 0), default=0, help='CUDA device for TensorRT (default %(default)s)')
     p.add_argument('--json', default=None, metavar='OUT', help='also write the report as JSON')
@@ -387,11 +389,13 @@ def build_bench_parser():
                    help='camera frame sizes (default 320x240,640x480)')
     p.add_argument('--images', nargs='+', default=[DEFAULT_BENCH_IMAGES], metavar='PATH',
                    help='real images to time on (default %(default)s)')
-    p.add_argument('--num-images', type=number(int, 1), default=20, help='images to cycle through (default %(default)s)')
+    p.add_argument('--num-images', type=number(int, 1), default=20,
+                   help='images to cycle through (default %(default)s)')
     p.add_argument('--cache-dir', default=None,
                    help='engine cache (default $FACE_SSD_ENGINE_CACHE, else MODEL_DIR/engines)')
     p.add_argument('--warmup', type=number(int, 0), default=10, help='untimed calls first (default %(default)s)')
-    p.add_argument('--runs', type=number(int, 1), default=100, help='timed calls per configuration (default %(default)s)')
+    p.add_argument('--runs', type=number(int, 1), default=100,
+                   help='timed calls per configuration (default %(default)s)')
     p.add_argument('--threads', type=number(int, 0), default=2, help='ONNX Runtime threads (default %(default)s)')
     p.add_argument('--device', type=number(int, 0), default=0, help='CUDA device (default %(default)s)')
     p.add_argument('--json', default=None, metavar='OUT', help='also write the results as JSON')

@@ -24,6 +24,7 @@ import os
 import sys
 import time
 
+from face_ssd_ros.cli.outputs import output_file_problem, output_folder_problem
 from face_ssd_ros.config.bag_params import parse_fppi
 from face_ssd_ros.detect.predictions import PredictionWriter, make_frame_record
 from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, DETECTIONS_TYPE, \
@@ -31,7 +32,6 @@ from face_ssd_ros.evaluation.bag_io import BagError, BagReader, DEFAULT_TOPICS, 
 from face_ssd_ros.evaluation.bag_metrics import EvaluationAccumulator, EvaluationSettings
 from face_ssd_ros.evaluation.bag_report import build_report, markdown_summary, write_reports
 from face_ssd_ros.evaluation.gt_encoding import GroundTruthFormatError, detection_rows, gt_from_msg
-from face_ssd_ros.cli.outputs import output_file_problem, output_folder_problem
 from face_ssd_ros.stamp_cache import stamp_key, stamp_to_ns
 
 

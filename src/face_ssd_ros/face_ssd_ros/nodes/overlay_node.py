@@ -24,10 +24,10 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
+from face_ssd_ros.cli.outputs import output_file_problem
 from face_ssd_ros.config import params
 from face_ssd_ros.msgs.compressed import ImageDecodeError, compressed_format
 from face_ssd_ros.msgs.image_codec import ImageSizeError, UnsupportedEncoding
-from face_ssd_ros.cli.outputs import output_file_problem
 from face_ssd_ros.nodes.common import FaceSsdNode, ParameterHandler, StartupError, detections_qos, exit_with, \
     image_qos, image_topic, log_qos, run_node
 from face_ssd_ros.detect.draw import RateMeter, draw_detections

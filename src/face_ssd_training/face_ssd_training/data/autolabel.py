@@ -24,6 +24,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape
 
 import numpy as np
+
 from face_ssd_ros.cli.args import number
 
 from .base import read_image_rgb
@@ -401,8 +402,10 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     p.add_argument('--images', choices=['symlink', 'copy', 'none'], default='symlink',
                    help='VOC: how to place images in OUT/JPEGImages (default symlink)')
     p.add_argument('--images-root', help='folder that relative paths (file lists, WIDER paths) refer to')
-    p.add_argument('--score-threshold', type=number(float, 0.0, 1.0), default=0.5, help='minimum proposal score (default 0.5)')
-    p.add_argument('--min-size', type=number(float, 0.0), default=8.0, help='minimum box width and height in pixels (default 8)')
+    p.add_argument('--score-threshold', type=number(float, 0.0, 1.0), default=0.5,
+                   help='minimum proposal score (default 0.5)')
+    p.add_argument('--min-size', type=number(float, 0.0), default=8.0,
+                   help='minimum box width and height in pixels (default 8)')
     p.add_argument('--ignore-threshold', type=number(float, 0.0, 1.0), default=None,
                    help='also write proposals scored from this up to --score-threshold, and confident ones under '
                         '--min-size, as ignore regions (WIDER invalid=1, VOC difficult=1); default: none')
