@@ -104,6 +104,18 @@ def _check_pretrained(m):
                           % (name, m['width_mult']))
 
 
+def _check_extra_blocks(m):
+    from .models import build_model
+    if m['extra_blocks'] is None:
+        return
+    if not isinstance(m['extra_blocks'], list):
+        raise ConfigError('model.extra_blocks must be null or a list of counts, got %r' % (m['extra_blocks'],))
+    try:
+        build_model(m['arch'], 2, extra_blocks=m['extra_blocks'])
+    except ValueError as exc:
+        raise ConfigError('model.extra_blocks: %s' % exc)
+
+
 def check_config(cfg):
     """Validate a merged config in place; raises :class:`ConfigError` with the key and the reason."""
     from .models import canonical_arch
@@ -122,6 +134,7 @@ def check_config(cfg):
     if cfg['model']['std'] is not None and min(cfg['model']['std']) <= 0:
         raise ConfigError('model.std must be positive, got %r' % (cfg['model']['std'],))
     _check_pretrained(cfg['model'])
+    _check_extra_blocks(cfg['model'])
     t = cfg['train']
     if t['base_lr'] is not None and not (isinstance(t['base_lr'], _NUM) and t['base_lr'] >= 0):
         raise ConfigError('train.base_lr must be null or >= 0, got %r' % (t['base_lr'],))

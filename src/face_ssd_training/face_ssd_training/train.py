@@ -235,7 +235,8 @@ class Trainer(object):
             norm = SOURCES[m['pretrained']]   # the normalisation the pretrained weights were trained with
         self.mean = m['mean'] or list(norm.mean)
         self.std = m['std'] or list(norm.std)
-        self.model = build_model(m['arch'], len(self.labels), m['priors'], width_mult=m['width_mult'])
+        self.model = build_model(m['arch'], len(self.labels), m['priors'], width_mult=m['width_mult'],
+                                 extra_blocks=m['extra_blocks'])
         if m['pretrained']:
             self._load_pretrained(m['pretrained'])
         self.manifest = make_manifest(self.model, self.labels, self.width, self.height, self.mean, self.std,
@@ -335,7 +336,7 @@ class Trainer(object):
         keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
         self.model.load_state_dict(keep, strict=False)
         skipped = len(own) - len(keep)
-        self.log('[init] %s: loaded %d tensors, %d left freshly initialised (new classes or priors)'
+        self.log('[init] %s: loaded %d tensors, %d left freshly initialised (new classes, priors or layers)'
                  % (path, len(keep), skipped))
 
     def _load_pretrained(self, name):

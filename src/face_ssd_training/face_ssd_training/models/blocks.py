@@ -28,6 +28,22 @@ def separable_conv(cin, cout, kernel=3, stride=1, relu6=False):
         nn.Conv2d(cin, cout, 1))
 
 
+class ResidualDW(nn.Module):
+    """Residual depthwise-separable block that starts as the identity: ``x + BN(pw(ReLU(BN(dw(x)))))``,
+    the last BatchNorm's scale set to 0, so adding it to a trained network changes nothing until it learns
+    (the way to grow a trained model's capacity). [B, c, H, W] -> [B, c, H, W]."""
+
+    def __init__(self, channels):
+        super(ResidualDW, self).__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, 1, 1, groups=channels, bias=False), nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True), nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        nn.init.zeros_(self.conv[-1].weight)
+
+    def forward(self, x):
+        return torch.relu(x + self.conv(x))
+
+
 class InvertedResidual(nn.Module):
     """MobileNet-V2 block: 1x1 expand (ReLU6), 3x3 dw (ReLU6), 1x1 linear project; residual when shapes match."""
 

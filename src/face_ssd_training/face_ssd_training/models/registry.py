@@ -8,7 +8,7 @@ from collections import namedtuple
 from torch import nn
 
 from ..priors import PriorSpec
-from .blocks import InvertedResidual, ReceptiveFieldBlock, conv_bn, conv_dw, separable_conv
+from .blocks import InvertedResidual, ReceptiveFieldBlock, ResidualDW, conv_bn, conv_dw, separable_conv
 from .ssd import SSD, Backbone
 
 ArchDefaults = namedtuple('ArchDefaults', 'builder prior_spec input_size mean std description')
@@ -28,26 +28,49 @@ def _ch(c, width_mult):
     return max(8, int(round(c * width_mult)))
 
 
-def _slim_stages(b, rfb):
-    """The slim / RFB face backbone: levels at stride 8, 16, 32 (channels 4b, 8b, 16b)."""
+def _slim_stages(b, rfb, extra_blocks=(0, 0, 0)):
+    """The slim / RFB face backbone: levels at stride 8, 16, 32 (channels 4b, 8b, 16b); ``extra_blocks[i]``
+    :class:`ResidualDW` blocks end level i (appended, so a model without them loads into one with them)."""
     stage1 = [conv_bn(3, b, 2), conv_dw(b, 2 * b, 1), conv_dw(2 * b, 2 * b, 2), conv_dw(2 * b, 2 * b, 1),
               conv_dw(2 * b, 4 * b, 2), conv_dw(4 * b, 4 * b, 1), conv_dw(4 * b, 4 * b, 1)]
     stage1.append(ReceptiveFieldBlock(4 * b, 4 * b, 1) if rfb else conv_dw(4 * b, 4 * b, 1))
     stage2 = [conv_dw(4 * b, 8 * b, 2), conv_dw(8 * b, 8 * b, 1), conv_dw(8 * b, 8 * b, 1)]
     stage3 = [conv_dw(8 * b, 16 * b, 2), conv_dw(16 * b, 16 * b, 1)]
+    for stage, c, n in zip((stage1, stage2, stage3), (4 * b, 8 * b, 16 * b), extra_blocks):
+        stage.extend(ResidualDW(c) for _ in range(n))
     return Backbone([nn.Sequential(*stage1), nn.Sequential(*stage2), nn.Sequential(*stage3)],
                     [4 * b, 8 * b, 16 * b])
 
 
 def _build_face(rfb):
-    def build(num_classes, prior_spec, width_mult=1.0):
+    def build(num_classes, prior_spec, width_mult=1.0, extra_blocks=None):
         b = _ch(16, width_mult)
-        backbone = _slim_stages(b, rfb)
+        extra_blocks = _check_extra_blocks(extra_blocks, 3, 'rfb' if rfb else 'slim')
+        backbone = _slim_stages(b, rfb, extra_blocks)
         extra = nn.Sequential(nn.Conv2d(16 * b, 4 * b, 1), nn.ReLU(inplace=True),
                               separable_conv(4 * b, 16 * b, stride=2), nn.ReLU(inplace=True))
         return SSD(backbone, [extra], [16 * b], ['separable', 'separable', 'separable', 'conv'],
-                   num_classes, prior_spec, 'rfb' if rfb else 'slim', {'width_mult': width_mult})
+                   num_classes, prior_spec, 'rfb' if rfb else 'slim', _options(width_mult, extra_blocks))
     return build
+
+
+def _check_extra_blocks(extra_blocks, levels, arch):
+    """``None`` -> zeros; else a list of ``levels`` counts >= 0 (ValueError naming the variant)."""
+    if extra_blocks is None:
+        return [0] * levels
+    blocks = list(extra_blocks)
+    if len(blocks) != levels or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in blocks):
+        raise ValueError('%s: extra_blocks needs %d counts >= 0 (one per backbone level), got %r'
+                         % (arch, levels, extra_blocks))
+    return blocks
+
+
+def _options(width_mult, extra_blocks):
+    """arch_options for the manifest: extra_blocks only when some are used (older manifests stay valid)."""
+    options = {'width_mult': width_mult}
+    if any(extra_blocks):
+        options['extra_blocks'] = list(extra_blocks)
+    return options
 
 
 def _ssd_extras(cin, specs):
@@ -61,8 +84,14 @@ def _ssd_extras(cin, specs):
     return extras, channels
 
 
-def build_mb1_ssd(num_classes, prior_spec, width_mult=1.0):
+def _no_extra_blocks(arch, extra_blocks):
+    if extra_blocks is not None and any(extra_blocks):
+        raise ValueError('%s does not take extra_blocks (only slim and rfb do)' % arch)
+
+
+def build_mb1_ssd(num_classes, prior_spec, width_mult=1.0, extra_blocks=None):
     """MobileNet-V1 SSD: levels at stride 16 (conv11) and 32 (conv13) + 4 extras."""
+    _no_extra_blocks('mb1-ssd', extra_blocks)
     c = lambda v: _ch(v, width_mult)  # noqa: E731
     s1 = [conv_bn(3, c(32), 2), conv_dw(c(32), c(64), 1), conv_dw(c(64), c(128), 2), conv_dw(c(128), c(128), 1),
           conv_dw(c(128), c(256), 2), conv_dw(c(256), c(256), 1), conv_dw(c(256), c(512), 2)]
@@ -83,9 +112,10 @@ def _mbv2_blocks(cin, settings, width_mult):
     return layers, cin
 
 
-def build_mb2_ssd_lite(num_classes, prior_spec, width_mult=1.0):
+def build_mb2_ssd_lite(num_classes, prior_spec, width_mult=1.0, extra_blocks=None):
     """MobileNet-V2 SSD-Lite: levels at stride 16 (after the 96-channel blocks) and 32 (1x1 to 1280),
     4 inverted-residual extras, separable (ReLU6) heads."""
+    _no_extra_blocks('mb2-ssd-lite', extra_blocks)
     first = _ch(32, width_mult)
     s1, cin = _mbv2_blocks(first, [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1)],
                            width_mult)
@@ -125,7 +155,7 @@ def canonical_arch(name):
     return key
 
 
-def build_model(arch, num_classes, prior_spec=None, width_mult=1.0):
+def build_model(arch, num_classes, prior_spec=None, width_mult=1.0, extra_blocks=None):
     """Build an :class:`SSD` variant.
 
     Args:
@@ -133,6 +163,8 @@ def build_model(arch, num_classes, prior_spec=None, width_mult=1.0):
         num_classes: classes including background (>= 2).
         prior_spec: a PriorSpec or its dict; default = the variant's own.
         width_mult: channel multiplier of the backbone.
+        extra_blocks: slim / rfb only: residual blocks added at the end of each backbone level
+            (stride 8, 16, 32), e.g. [0, 1, 2]; None = none.
     """
     arch = canonical_arch(arch)
     if num_classes < 2:
@@ -140,4 +172,4 @@ def build_model(arch, num_classes, prior_spec=None, width_mult=1.0):
     spec = ARCHS[arch].prior_spec if prior_spec is None else prior_spec
     if isinstance(spec, dict):
         spec = PriorSpec.from_dict(spec)
-    return ARCHS[arch].builder(num_classes, spec, width_mult=width_mult)
+    return ARCHS[arch].builder(num_classes, spec, width_mult=width_mult, extra_blocks=extra_blocks)
