@@ -134,3 +134,51 @@ def test_weights_only_copy_ships_and_starts_a_fine_tuning(tmp_path, capsys):
     assert slim['manifest'] == manifest and os.path.getsize(pt) < os.path.getsize(path)
     full = torch.load(path, weights_only=True)
     assert all(torch.equal(slim['model'][k], full['model'][k]) for k in full['model'])
+
+
+def test_extra_blocks_start_as_the_identity_and_travel_in_the_manifest(tmp_path):
+    """A trained model's weights load into the same variant with extra_blocks and give the same outputs
+    (the new blocks start as the identity); the export rebuilds the grown model from its manifest."""
+    path, small, _ = _checkpoint(tmp_path)
+    small.eval()
+    grown = build_model('rfb', 2, extra_blocks=[0, 1, 2])
+    own = grown.state_dict()
+    state = load_checkpoint(path)['model']
+    assert set(state) < set(own)                                    # only new tensors, none renamed
+    grown.load_state_dict(state, strict=False)
+    grown.eval()
+    x = torch.randn(1, 3, 120, 160)
+    with torch.no_grad():
+        for a, b in zip(small(x), grown(x)):
+            torch.testing.assert_close(a, b)
+    assert grown.arch_options == {'width_mult': 1.0, 'extra_blocks': [0, 1, 2]}
+    assert 'extra_blocks' not in small.arch_options                 # older manifests are unchanged
+    params = sum(p.numel() for p in grown.parameters())
+    assert params * 4 <= 2 * 1024 * 1024
+    for p in grown.parameters():                                    # a trained-looking grown model
+        p.data.add_(0.01 * torch.randn_like(p))
+    manifest = make_manifest(grown, ('background', 'face'), 160, 120, ARCHS['rfb'].mean, ARCHS['rfb'].std)
+    gpath = str(tmp_path / 'grown.pt')
+    torch.save({'model': grown.state_dict(), 'manifest': manifest, 'config': {}, 'epoch': 1,
+                'optimizer': {}, 'scheduler': {}, 'metrics': {}}, gpath)
+    out = str(tmp_path / 'grown.onnx')
+    export_checkpoint(gpath, out, verbose=False)
+    sess = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+    im = InferenceModel(grown, 160, 120).eval()
+    with torch.no_grad():
+        scores, _ = im(x)
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    np.testing.assert_allclose(got, scores.numpy(), atol=1e-4)
+
+
+def test_extra_blocks_are_refused_where_they_do_not_fit():
+    cfg = load_config(overrides=['model.extra_blocks=[0, 1, 2]'])
+    assert cfg['model']['extra_blocks'] == [0, 1, 2]
+    with pytest.raises(ConfigError, match='model.extra_blocks: rfb: extra_blocks needs 3 counts'):
+        load_config(overrides=['model.extra_blocks=[1, 2]'])
+    with pytest.raises(ConfigError, match='needs 3 counts'):
+        load_config(overrides=['model.extra_blocks=[0, -1, 2]'])
+    with pytest.raises(ConfigError, match='model.extra_blocks must be null or a list'):
+        load_config(overrides=['model.extra_blocks=2'])
+    with pytest.raises(ConfigError, match='mb1-ssd does not take extra_blocks'):
+        load_config(overrides=['model.arch=mb1-ssd', 'model.extra_blocks=[0, 1]'])
