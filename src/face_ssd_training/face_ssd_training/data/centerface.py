@@ -42,12 +42,20 @@ def dynamic_graph(onnx_path):
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
     model = onnx.load(onnx_path)
     inits = {t.name for t in model.graph.initializer}
-    inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+    # the weights are also listed as graph inputs (an old exporter's habit): drop them there, so ONNX Runtime folds
+    # constants and does not warn once per weight
+    real = [i for i in model.graph.input if i.name not in inits]
+    del model.graph.input[:]
+    model.graph.input.extend(real)
+    used = set(name for node in model.graph.node for name in node.input)
+    unused = [t for t in model.graph.initializer if t.name not in used]   # BatchNorm counters nothing reads
+    for t in unused:
+        model.graph.initializer.remove(t)
     outputs = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in model.graph.output}
-    real = [n for n in inputs if n not in inits]
     if len(real) != 1 or len(outputs) != 4:
-        raise RuntimeError('unexpected CenterFace graph: inputs %s, outputs %s' % (real, list(outputs)))
-    inputs[real[0]] = ['B', 3, 'H', 'W']
+        raise RuntimeError('unexpected CenterFace graph: inputs %s, outputs %s' % ([i.name for i in real],
+                                                                                    list(outputs)))
+    inputs = {real[0].name: ['B', 3, 'H', 'W']}
     for name, dims in outputs.items():
         outputs[name] = ['B', dims[1], 'h', 'w']
     return update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
@@ -76,6 +84,7 @@ class CenterFaceProposer(object):
         import onnxruntime as ort
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads)
+        opts.log_severity_level = 3   # errors only
         self.session = ort.InferenceSession(dynamic_graph(default_onnx_path()), opts,
                                             providers=['CPUExecutionProvider'])
         self.input_name = self.session.get_inputs()[0].name
