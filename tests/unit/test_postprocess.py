@@ -66,6 +66,30 @@ def test_property_nms_is_greedy_and_complete(items, iou):
         assert earlier and (box_iou_one_to_many(boxes[j], boxes[earlier]) > iou).any()
 
 
+@settings(max_examples=80, deadline=None)
+@given(items=_boxes_strategy(60), iou=st.sampled_from([0.0, 0.3, 0.5, 1.0]), block=st.integers(1, 9),
+       max_keep=st.one_of(st.none(), st.integers(1, 20)), rounded=st.booleans())
+def test_property_nms_in_blocks_equals_one_block(items, iou, block, max_keep, rounded):
+    """Blocks of the visiting order (the default for thousands of candidates) change nothing, ties included."""
+    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h, _ in items], dtype=np.float64).reshape(-1, 4)
+    scores = np.array([s for *_, s in items], dtype=np.float64)
+    if rounded:   # equal boxes and equal scores
+        boxes, scores = np.round(boxes / 10) * 10, np.round(scores, 1)
+    np.testing.assert_array_equal(nms(boxes, scores, iou, max_keep, block=block),
+                                  nms(boxes, scores, iou, max_keep, block=None))
+
+
+def test_nms_of_thousands_of_candidates_in_blocks():
+    """An evaluation's low threshold leaves thousands of boxes: the default blocks give one block's result."""
+    rng = np.random.default_rng(3)
+    centres = rng.random((6000, 2)) * [640, 480]
+    sizes = rng.random((6000, 2)) * 60 + 4
+    boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+    scores = rng.random(6000).astype(np.float32)
+    for max_keep in (None, 750, 10):
+        np.testing.assert_array_equal(nms(boxes, scores, 0.3, max_keep), nms(boxes, scores, 0.3, max_keep, block=None))
+
+
 # ---------------------------------------------------------------------------------------------- postprocess
 def make_outputs(rows):
     """rows: (scores per class incl. background, normalised box) -> (scores [N, C], boxes [N, 4]) float32."""

@@ -46,28 +46,62 @@ def box_iou_one_to_many(box, boxes):
     return _iou_first_vs_rest(_coords(both))
 
 
-def nms(boxes, scores, iou_threshold, max_keep=None):
+def _iou_many_vs_many(first, rest):
+    """IoU of every box of ``first [5, A]`` against every box of ``rest [5, B]`` (rows as in :func:`_coords`) ->
+    ``[A, B]``, element for element the same arithmetic as :func:`_iou_first_vs_rest`."""
+    inter = np.minimum(first[2][:, None], rest[2][None, :])
+    inter -= np.maximum(first[0][:, None], rest[0][None, :])
+    np.maximum(inter, 0.0, out=inter)
+    ih = np.minimum(first[3][:, None], rest[3][None, :])
+    ih -= np.maximum(first[1][:, None], rest[1][None, :])
+    np.maximum(ih, 0.0, out=ih)
+    inter *= ih
+    union = rest[4][None, :] + first[4][:, None]
+    union -= inter
+    np.maximum(union, _TINY, out=union)
+    return np.divide(inter, union, out=inter)
+
+
+#: boxes NMS looks at in one block: with many candidates (an evaluation's low score threshold gives thousands) each
+#: kept box is compared with the rest of its block, not with every remaining box
+NMS_BLOCK = 1024
+
+
+def nms(boxes, scores, iou_threshold, max_keep=None, block=NMS_BLOCK):
     """Greedy non-maximum suppression.
 
     ``boxes``: ``[K, 4]`` corner form (x1, y1, x2, y2), any consistent unit; ``scores``: ``[K]``.
     Visits boxes by descending score (equal scores: lower index first) and keeps a box unless its IoU with an
     already kept box is greater than ``iou_threshold``. Stops after ``max_keep`` kept boxes if given.
     Returns int64 indices ``[M]`` into ``boxes``, in visiting order (descending score).
+
+    The visiting order is cut into blocks of ``block`` boxes (None: one block). A block's boxes are first checked
+    against the boxes kept from earlier blocks, all at once, then visited one by one; the result is the same as
+    one block's, and with thousands of candidates and ``max_keep`` reached early, much faster.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores).reshape(-1)
     if scores.shape[0] != boxes.shape[0]:
         raise ValueError('nms: %d boxes but %d scores' % (boxes.shape[0], scores.shape[0]))
-    idx = np.argsort(-scores, kind='stable')
-    coords = _coords(boxes[idx])      # in visiting order; compacted to the survivors after each kept box
+    order = np.argsort(-scores, kind='stable')
+    block = max(1, order.size) if block is None else max(1, int(block))
     keep = []
-    while idx.size:
-        keep.append(idx[0])
-        if max_keep is not None and len(keep) >= max_keep:
-            break
-        survivors = np.flatnonzero(_iou_first_vs_rest(coords) <= iou_threshold) + 1
-        idx = idx.take(survivors)
-        coords = coords.take(survivors, axis=1)
+    kept = []            # coords [5, 1] of each kept box
+    for start in range(0, order.size, block):
+        idx = order[start:start + block]
+        coords = _coords(boxes[idx])
+        if kept:
+            earlier = np.concatenate(kept, axis=1)
+            alive = np.flatnonzero((_iou_many_vs_many(earlier, coords) <= iou_threshold).all(axis=0))
+            idx, coords = idx.take(alive), coords.take(alive, axis=1)
+        while idx.size:   # compacted to the survivors after each kept box
+            keep.append(idx[0])
+            if max_keep is not None and len(keep) >= max_keep:
+                return np.asarray(keep, dtype=np.int64)
+            kept.append(coords[:, :1])
+            survivors = np.flatnonzero(_iou_first_vs_rest(coords) <= iou_threshold) + 1
+            idx = idx.take(survivors)
+            coords = coords.take(survivors, axis=1)
     return np.asarray(keep, dtype=np.int64)
 
 
