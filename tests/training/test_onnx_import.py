@@ -13,10 +13,10 @@ from face_ssd_training.onnx_import import checkpoint_from_onnx, main
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _trained_looking_checkpoint(tmp_path, arch='slim', size=(160, 120)):
+def _trained_looking_checkpoint(tmp_path, arch='slim', size=(160, 120), **options):
     """A checkpoint whose BatchNorms have non-trivial statistics and affine terms (as after training)."""
     torch.manual_seed(0)
-    model = build_model(arch, 2)
+    model = build_model(arch, 2, **options)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -35,8 +35,9 @@ def _images(n=6, size=(96, 128)):
     return [rng.integers(0, 256, size + (3,), dtype=np.uint8) for _ in range(n)]
 
 
-def test_imported_checkpoint_reproduces_the_onnx_and_loads_weights_only(tmp_path):
-    ckpt, original = _trained_looking_checkpoint(tmp_path)
+@pytest.mark.parametrize('arch,options', [('slim', {}), ('rfb', {'extra_blocks': [0, 1, 2]})])
+def test_imported_checkpoint_reproduces_the_onnx_and_loads_weights_only(tmp_path, arch, options):
+    ckpt, original = _trained_looking_checkpoint(tmp_path, arch, **options)
     onnx_path = str(tmp_path / 'm.onnx')
     export_checkpoint(ckpt, onnx_path, verbose=False)
     imported, err = checkpoint_from_onnx(onnx_path, _images(), log=lambda *_: None)
