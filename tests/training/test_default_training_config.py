@@ -174,3 +174,27 @@ def test_stage10_trains_the_640x480_export_from_v7_and_ships_with_its_own_checkp
     assert ship == stage10['output']['dir'] + '/last.pt'
     assert re.search(r'face-ssd-export \$\(SHIP_CKPT_640x480\) --out \$\(MODELS\)/face_default_640x480\.onnx '
                      r'--input-size 640x480\s+--weights-out \$\(MODELS\)/face_default_640x480\.pt', makefile)
+
+
+STAGE15 = os.path.join(REPO, 'config', 'training', 'face_default_stage15.yaml')
+STAGE16 = os.path.join(REPO, 'config', 'training', 'face_default_stage16.yaml')
+SHIPPED_640 = os.path.join(REPO, 'src', 'face_ssd_ros', 'face_ssd_ros', 'models', 'face_default_640x480.pt')
+
+
+def test_stage15_and_16_trials_change_one_thing_each_from_the_shipped_640x480_weights():
+    """The session-12 trials (docs/MODEL.md, "What was tried"): stage 15 adds only model.extra_blocks, stage 16 only
+    CenterFace's labels for the two small-face sets; both start from the shipped 640x480 checkpoint."""
+    stage10 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10])
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10]
+    stage15, stage16 = load_config(base + [STAGE15]), load_config(base + [STAGE16])
+    for cfg, path in ((stage15, STAGE15), (stage16, STAGE16)):
+        init = os.path.normpath(os.path.join(os.path.dirname(path), cfg['train']['init_checkpoint']))
+        assert init == os.path.normpath(SHIPPED_640)
+    assert stage15['data'] == stage10['data']
+    assert dict(stage15['model'], extra_blocks=None) == stage10['model']
+    assert stage15['model']['extra_blocks'] == [0, 1, 2]
+    assert stage16['model'] == stage10['model']
+    changed = [(a['gt'], b['gt']) for a, b in zip(stage10['data']['train'], stage16['data']['train']) if a != b]
+    assert len(stage16['data']['train']) == len(stage10['data']['train']) and len(changed) == 2
+    for old, new in changed:
+        assert '/pseudo/' in old and new == old.replace('/pseudo/', '/pseudo_centerface/')

@@ -336,8 +336,11 @@ class Trainer(object):
         keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
         self.model.load_state_dict(keep, strict=False)
         skipped = len(own) - len(keep)
-        self.log('[init] %s: loaded %d tensors, %d left freshly initialised (new classes, priors or layers)'
-                 % (path, len(keep), skipped))
+        unused = len(state) - len(keep)
+        self.log('[init] %s: loaded %d tensors, %d left freshly initialised (new classes, priors or layers)%s'
+                 % (path, len(keep), skipped, '' if not unused else
+                    '; %d of the checkpoint\'s tensors fit nothing in this model and were not used (another '
+                    'model.arch or model.extra_blocks?)' % unused))
 
     def _load_pretrained(self, name):
         """Pretrained backbone weights (``model.pretrained``); the log line says how many tensors matched."""

