@@ -43,14 +43,20 @@ def test_inference_model_outputs_probabilities_and_corner_boxes():
     assert boxes.shape == (2, scores.shape[1], 4)
 
 
+def _save_checkpoint(model, path, labels=('background', 'face'), size=(160, 120), epoch=3):
+    """Save ``model`` as a training checkpoint with its manifest; returns the manifest."""
+    arch = ARCHS[model.arch]
+    manifest = make_manifest(model, labels, size[0], size[1], arch.mean, arch.std)
+    torch.save({'model': model.state_dict(), 'manifest': manifest, 'config': {}, 'epoch': epoch,
+                'optimizer': {}, 'scheduler': {}, 'metrics': {}}, path)
+    return manifest
+
+
 def _checkpoint(tmp_path, arch='rfb', labels=('background', 'face'), size=(160, 120)):
     torch.manual_seed(0)
     model = build_model(arch, len(labels))
-    manifest = make_manifest(model, labels, size[0], size[1], ARCHS[arch].mean, ARCHS[arch].std)
     path = str(tmp_path / 'model.pt')
-    torch.save({'model': model.state_dict(), 'manifest': manifest, 'config': {}, 'epoch': 3,
-                'optimizer': {}, 'scheduler': {}, 'metrics': {}}, path)
-    return path, model, manifest
+    return path, model, _save_checkpoint(model, path, labels, size)
 
 
 def test_checkpoint_round_trip_weights_only(tmp_path):
@@ -157,10 +163,8 @@ def test_extra_blocks_start_as_the_identity_and_travel_in_the_manifest(tmp_path)
     assert params * 4 <= 2 * 1024 * 1024
     for p in grown.parameters():                                    # a trained-looking grown model
         p.data.add_(0.01 * torch.randn_like(p))
-    manifest = make_manifest(grown, ('background', 'face'), 160, 120, ARCHS['rfb'].mean, ARCHS['rfb'].std)
     gpath = str(tmp_path / 'grown.pt')
-    torch.save({'model': grown.state_dict(), 'manifest': manifest, 'config': {}, 'epoch': 1,
-                'optimizer': {}, 'scheduler': {}, 'metrics': {}}, gpath)
+    _save_checkpoint(grown, gpath, epoch=1)
     out = str(tmp_path / 'grown.onnx')
     export_checkpoint(gpath, out, verbose=False)
     sess = ort.InferenceSession(out, providers=['CPUExecutionProvider'])

@@ -48,7 +48,9 @@ def box_iou_one_to_many(box, boxes):
 
 def _iou_many_vs_many(first, rest):
     """IoU of every box of ``first [5, A]`` against every box of ``rest [5, B]`` (rows as in :func:`_coords`) ->
-    ``[A, B]``, element for element the same arithmetic as :func:`_iou_first_vs_rest`."""
+    ``[A, B]``, element for element the same arithmetic as :func:`_iou_first_vs_rest`. That one keeps its own 1-D
+    form: it runs once per kept box on the detector's per-frame path, where this broadcast form (``first`` one
+    column) measured about 0.05 ms more per frame."""
     inter = np.minimum(first[2][:, None], rest[2][None, :])
     inter -= np.maximum(first[0][:, None], rest[0][None, :])
     np.maximum(inter, 0.0, out=inter)

@@ -52,11 +52,9 @@ def build_parser():
     p.add_argument('--out', required=True, help='bag folder to create (must not exist)')
     p.add_argument('--storage', choices=STORAGES, default='sqlite3', help='rosbag2 storage (default sqlite3)')
     p.add_argument('--fps', type=number(float, 0.0, low_open=True), default=None,
-                   help='frame rate of the stamps (default: the video\'s own '
-                   'rate, else %.0f)' % DEFAULT_FPS)
+                   help="frame rate of the stamps (default: the video's own rate, else %.0f)" % DEFAULT_FPS)
     p.add_argument('--start-time', type=number(float, 0.0), default=None,
-                   help='stamp of the first frame in seconds since the '
-                   'epoch (default: now)')
+                   help='stamp of the first frame in seconds since the epoch (default: now)')
     p.add_argument('--frame-id', default='camera', help='header frame_id (default camera)')
     p.add_argument('--encoding', choices=('rgb8', 'bgr8'), default='rgb8', help='image encoding (default rgb8)')
     p.add_argument('--image-format', choices=IMAGE_FORMATS, default='raw', help='raw = sensor_msgs/Image '
