@@ -198,3 +198,17 @@ def test_stage15_and_16_trials_change_one_thing_each_from_the_shipped_640x480_we
     assert len(stage16['data']['train']) == len(stage10['data']['train']) and len(changed) == 2
     for old, new in changed:
         assert '/pseudo/' in old and new == old.replace('/pseudo/', '/pseudo_centerface/')
+
+
+STAGE17 = os.path.join(REPO, 'config', 'training', 'face_default_stage17.yaml')
+
+
+def test_stage17_trial_continues_stage16_cooler_and_changes_nothing_else():
+    """The session-13 trial: stage 16's data and network, from stage 16's last epoch, at a lower peak lr."""
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE16]
+    stage16, stage17 = load_config(base), load_config(base + [STAGE17])
+    assert stage17['data'] == stage16['data'] and stage17['model'] == stage16['model']
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE17), stage17['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage16['output']['dir'], 'last.pt'))
+    assert stage17['train']['lr'] < stage16['train']['lr']
+    assert stage17['output']['dir'] != stage16['output']['dir']
