@@ -3,9 +3,10 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from face_ssd_ros.detect.inference import StageTimes
-from face_ssd_ros.stats import PipelineStats, RollingLatency
+from face_ssd_ros.stats import PipelineStats, RollingLatency, percentile
 
 
 def test_rolling_latency_matches_numpy_over_the_window():
@@ -20,6 +21,19 @@ def test_rolling_latency_matches_numpy_over_the_window():
     assert s['p50'] == pytest.approx(3.0) and s['p95'] == pytest.approx(np.percentile(window, 95))
     with pytest.raises(ValueError):
         RollingLatency(0)
+
+
+def test_percentile_golden_values():
+    assert percentile([7.0], 95) == 7.0                                # one sample: every percentile is it
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5                 # halfway between the middle two
+    assert percentile([0.0, 10.0], 95) == pytest.approx(9.5)
+    assert percentile([1.0, 2.0, 3.0], 100) == 3.0 and percentile([1.0, 2.0, 3.0], 0) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 1e4, allow_nan=False), min_size=1, max_size=400), st.floats(0.0, 100.0))
+def test_percentile_matches_numpy(values, q):
+    assert percentile(sorted(values), q) == pytest.approx(np.percentile(values, q), rel=1e-9, abs=1e-9)
 
 
 class FakeClock(object):

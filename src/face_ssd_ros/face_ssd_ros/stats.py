@@ -3,7 +3,17 @@ import collections
 import threading
 import time
 
-import numpy as np
+
+def percentile(sorted_values, q):
+    """Percentile ``q`` (0-100) of a non-empty ascending sequence, linearly interpolated between the two nearest
+    ranks (numpy.percentile's default method). Pure Python: for the few hundred samples of a window this is several
+    times cheaper than numpy, which matters in a node that builds its /diagnostics while frames arrive."""
+    n = len(sorted_values)
+    pos = (n - 1) * float(q) / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
 
 class RollingLatency(object):
     """Durations in ms of one stage over the last ``window`` samples (``count`` is the all-time total)."""
@@ -22,10 +32,9 @@ class RollingLatency(object):
         """``{'count', 'mean', 'p50', 'p95', 'max'}`` in ms over the window (zeros before the first sample)."""
         if not self._samples:
             return {'count': self.count, 'mean': 0.0, 'p50': 0.0, 'p95': 0.0, 'max': 0.0}
-        values = np.fromiter(self._samples, dtype=np.float64, count=len(self._samples))
-        p50, p95 = np.percentile(values, [50.0, 95.0])
-        return {'count': self.count, 'mean': float(values.mean()), 'p50': float(p50), 'p95': float(p95),
-                'max': float(values.max())}
+        values = sorted(self._samples)
+        return {'count': self.count, 'mean': sum(values) / len(values), 'p50': percentile(values, 50.0),
+                'p95': percentile(values, 95.0), 'max': values[-1]}
 
 
 class PipelineStats(object):
