@@ -212,3 +212,16 @@ def test_stage17_trial_continues_stage16_cooler_and_changes_nothing_else():
     assert init == os.path.normpath(os.path.join(REPO, stage16['output']['dir'], 'last.pt'))
     assert stage17['train']['lr'] < stage16['train']['lr']
     assert stage17['output']['dir'] != stage16['output']['dir']
+
+
+STAGE18 = os.path.join(REPO, 'config', 'training', 'face_default_stage18.yaml')
+
+
+def test_stage18_trial_trains_stage17_at_320x240_on_the_same_data():
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE16, STAGE17]
+    stage17, stage18 = load_config(base), load_config(base + [STAGE18])
+    assert stage18['data'] == stage17['data']
+    assert stage18['model']['input_size'] == [320, 240]
+    assert dict(stage18['model'], input_size=None) == dict(stage17['model'], input_size=None)
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE18), stage18['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
