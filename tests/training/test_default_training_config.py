@@ -225,3 +225,15 @@ def test_stage18_trial_trains_stage17_at_320x240_on_the_same_data():
     assert dict(stage18['model'], input_size=None) == dict(stage17['model'], input_size=None)
     init = os.path.normpath(os.path.join(os.path.dirname(STAGE18), stage18['train']['init_checkpoint']))
     assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
+
+
+STAGE19 = os.path.join(REPO, 'config', 'training', 'face_default_stage19.yaml')
+
+
+def test_stage19_trial_mines_more_negatives_from_stage17():
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE16, STAGE17]
+    stage17, stage19 = load_config(base), load_config(base + [STAGE19])
+    assert stage19['data'] == stage17['data'] and stage19['model'] == stage17['model']
+    assert stage17['train']['neg_pos_ratio'] == 3 and stage19['train']['neg_pos_ratio'] == 5
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE19), stage19['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
