@@ -237,3 +237,18 @@ def test_stage19_trial_mines_more_negatives_from_stage17():
     assert stage17['train']['neg_pos_ratio'] == 3 and stage19['train']['neg_pos_ratio'] == 5
     init = os.path.normpath(os.path.join(os.path.dirname(STAGE19), stage19['train']['init_checkpoint']))
     assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
+
+
+STAGE20 = os.path.join(REPO, 'config', 'training', 'face_default_stage20.yaml')
+
+
+def test_stage20_trial_puts_back_only_the_mask_crowds_labels_of_stage5():
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE16, STAGE17]
+    stage5 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5])
+    stage17, stage20 = load_config(base), load_config(base + [STAGE20])
+    assert stage20['model'] == stage17['model'] and stage20['train']['lr'] == stage17['train']['lr']
+    changed = [(a, b) for a, b in zip(stage17['data']['train'], stage20['data']['train']) if a != b]
+    assert len(stage20['data']['train']) == len(stage17['data']['train']) and len(changed) == 1
+    assert changed[0][1] in stage5['data']['train'] and 'mask_crowds' in changed[0][1]['gt']
+    init = os.path.normpath(os.path.join(os.path.dirname(STAGE20), stage20['train']['init_checkpoint']))
+    assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
