@@ -20,6 +20,16 @@ def _paths(cfg):
                     yield section, key, os.path.normpath(os.path.join(os.path.dirname(CONFIG), ds[key]))
 
 
+def _init_checkpoint(config_path, cfg):
+    """The train.init_checkpoint of ``cfg`` (merged configs, the last one at ``config_path``), as a normalised path."""
+    return os.path.normpath(os.path.join(os.path.dirname(config_path), cfg['train']['init_checkpoint']))
+
+
+def _run_checkpoint(cfg, name):
+    """The checkpoint ``name`` (last.pt, best.pt) that the run of ``cfg`` writes, as a normalised path."""
+    return os.path.normpath(os.path.join(REPO, cfg['output']['dir'], name))
+
+
 def test_config_validates_and_keeps_wider_dev_out_of_training():
     cfg = load_config(CONFIG)
     assert cfg['model']['arch'] and cfg['train']['epochs'] >= 1
@@ -63,8 +73,8 @@ def test_stage2_refines_stage1_from_its_best_checkpoint_with_mosaic():
     both = load_config([CONFIG, STAGE2])
     assert both['data']['train'] == stage1['data']['train']  # same data, nothing from wider_dev
     assert both['data']['mosaic'] > 0 and stage1['data']['mosaic'] == 0
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE2), both['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage1['output']['dir'], 'best.pt'))
+    init = _init_checkpoint(STAGE2, both)
+    assert init == _run_checkpoint(stage1, 'best.pt')
     assert both['output']['dir'] != stage1['output']['dir']  # stage 2 must not overwrite its own starting point
     makefile = open(os.path.join(REPO, 'Makefile')).read()
     assert '--config config/training/face_default.yaml --config config/training/face_default_stage2.yaml' in makefile
@@ -81,8 +91,8 @@ def test_stage3_refines_stage2_with_ignore_regions_on_the_same_images():
     ignored = [s['gt'] for s in stage3['data']['train'] if s.get('invalid') == 'ignore']
     assert sum('out/pseudo/' in g for g in ignored) == 4 and stage3['data']['small_boxes'] == 'ignore'
     assert stage3['data']['mosaic'] == stage2['data']['mosaic'] > 0
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE3), stage3['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage2['output']['dir'], 'last.pt'))
+    init = _init_checkpoint(STAGE3, stage3)
+    assert init == _run_checkpoint(stage2, 'last.pt')
     assert stage3['output']['dir'] not in (stage2['output']['dir'], load_config(CONFIG)['output']['dir'])
     script = open(SCRIPT).read()
     assert '--ignore-threshold' in script  # the pseudo-label files carry the ignore regions stage 3 reads
@@ -112,8 +122,8 @@ def test_stage4_continues_stage3_on_the_same_data_with_a_lower_lr():
     stage4 = load_config([CONFIG, STAGE2, STAGE3, STAGE4])
     assert stage4['data'] == stage3['data']  # same images, same ignore regions
     assert 0 < stage4['train']['lr'] < stage3['train']['lr']
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE4), stage4['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage3['output']['dir'], 'last.pt'))
+    init = _init_checkpoint(STAGE4, stage4)
+    assert init == _run_checkpoint(stage3, 'last.pt')
     assert stage4['output']['dir'] != stage3['output']['dir']  # must not overwrite its own starting point
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage3\.yaml\s+'
@@ -133,8 +143,8 @@ def test_stage5_adds_the_crowd_sets_with_their_ignore_regions():
     assert all(s.get('invalid') == 'ignore' for s in added)   # WIDER invalid faces / unboxed faces: ignore regions
     assert 'out/pseudo/mask_crowds/' in added[1]['gt'] and '--keep-gt' in open(SCRIPT).read()
     assert all('wider_dev' not in s['images'] for s in new)
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE5), stage5['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage4['output']['dir'], 'last.pt'))
+    init = _init_checkpoint(STAGE5, stage5)
+    assert init == _run_checkpoint(stage4, 'last.pt')
     assert stage5['output']['dir'] != stage4['output']['dir']
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage4\.yaml\s+'
@@ -150,8 +160,8 @@ def test_stage6_trains_stage5s_data_at_640x480_from_the_shipped_v6_weights():
     assert stage6['data'] == stage5['data']                  # the same data; only the input size and schedule
     assert stage5['model']['input_size'] == [320, 240] and stage6['model']['input_size'] == [640, 480]
     assert stage6['model']['arch'] == stage5['model']['arch']
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE6), stage6['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage5['output']['dir'], 'best.pt'))
+    init = _init_checkpoint(STAGE6, stage6)
+    assert init == _run_checkpoint(stage5, 'best.pt')
     assert stage6['output']['dir'] not in (stage5['output']['dir'],)
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage5\.yaml\s+'
@@ -165,8 +175,8 @@ def test_stage10_trains_the_640x480_export_from_v7_and_ships_with_its_own_checkp
     stage6 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6])
     stage10 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10])
     assert stage10['data'] == stage6['data'] and stage10['model'] == stage6['model']   # 640x480, same network
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE10), stage10['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage6['output']['dir'], 'last.pt'))   # v7
+    init = _init_checkpoint(STAGE10, stage10)
+    assert init == _run_checkpoint(stage6, 'last.pt')   # v7
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage6\.yaml\s+'
                      r'--config config/training/face_default_stage10\.yaml', makefile)
@@ -188,7 +198,7 @@ def test_stage15_and_16_trials_change_one_thing_each_from_the_shipped_640x480_we
     base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10]
     stage15, stage16 = load_config(base + [STAGE15]), load_config(base + [STAGE16])
     for cfg, path in ((stage15, STAGE15), (stage16, STAGE16)):
-        init = os.path.normpath(os.path.join(os.path.dirname(path), cfg['train']['init_checkpoint']))
+        init = _init_checkpoint(path, cfg)
         assert init == os.path.normpath(SHIPPED_640)
     assert stage15['data'] == stage10['data']
     assert dict(stage15['model'], extra_blocks=None) == stage10['model']
@@ -208,8 +218,8 @@ def test_stage17_trial_continues_stage16_cooler_and_changes_nothing_else():
     base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE16]
     stage16, stage17 = load_config(base), load_config(base + [STAGE17])
     assert stage17['data'] == stage16['data'] and stage17['model'] == stage16['model']
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE17), stage17['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage16['output']['dir'], 'last.pt'))
+    init = _init_checkpoint(STAGE17, stage17)
+    assert init == _run_checkpoint(stage16, 'last.pt')
     assert stage17['train']['lr'] < stage16['train']['lr']
     assert stage17['output']['dir'] != stage16['output']['dir']
 
@@ -223,8 +233,8 @@ def test_stage18_trial_trains_stage17_at_320x240_on_the_same_data():
     assert stage18['data'] == stage17['data']
     assert stage18['model']['input_size'] == [320, 240]
     assert dict(stage18['model'], input_size=None) == dict(stage17['model'], input_size=None)
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE18), stage18['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
+    init = _init_checkpoint(STAGE18, stage18)
+    assert init == _run_checkpoint(stage17, 'last.pt')
 
 
 STAGE19 = os.path.join(REPO, 'config', 'training', 'face_default_stage19.yaml')
@@ -235,8 +245,8 @@ def test_stage19_trial_mines_more_negatives_from_stage17():
     stage17, stage19 = load_config(base), load_config(base + [STAGE19])
     assert stage19['data'] == stage17['data'] and stage19['model'] == stage17['model']
     assert stage17['train']['neg_pos_ratio'] == 3 and stage19['train']['neg_pos_ratio'] == 5
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE19), stage19['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
+    init = _init_checkpoint(STAGE19, stage19)
+    assert init == _run_checkpoint(stage17, 'last.pt')
 
 
 STAGE20 = os.path.join(REPO, 'config', 'training', 'face_default_stage20.yaml')
@@ -250,5 +260,5 @@ def test_stage20_trial_puts_back_only_the_mask_crowds_labels_of_stage5():
     changed = [(a, b) for a, b in zip(stage17['data']['train'], stage20['data']['train']) if a != b]
     assert len(stage20['data']['train']) == len(stage17['data']['train']) and len(changed) == 1
     assert changed[0][1] in stage5['data']['train'] and 'mask_crowds' in changed[0][1]['gt']
-    init = os.path.normpath(os.path.join(os.path.dirname(STAGE20), stage20['train']['init_checkpoint']))
-    assert init == os.path.normpath(os.path.join(REPO, stage17['output']['dir'], 'last.pt'))
+    init = _init_checkpoint(STAGE20, stage20)
+    assert init == _run_checkpoint(stage17, 'last.pt')
