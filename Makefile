@@ -77,7 +77,7 @@ eval-default: setup
 	$(ACTIVATE)
 	for m in face_default face_default_640x480; do
 	  face-ssd-eval wider --model src/face_ssd_ros/face_ssd_ros/models/$$m.onnx --gt-dir ../shared/data/faces/wider_dev \
-	    --plot out/eval/pr_wider_$$m.png --json out/eval/wider_$$m.json
+	    --plot out/eval/pr_wider_$$m.png --json out/eval/wider_$$m.json --save-pred out/eval/pred_$$m.jsonl
 	done
 
 bench: setup

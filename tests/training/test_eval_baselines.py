@@ -97,6 +97,20 @@ def test_operating_point_counts_found_faces_and_clear_false_positives():
     assert rs.operating_point({'a': g}, {}, 0.6) == (0, 0)
 
 
+def test_operating_curve_walks_the_thresholds_and_the_plot_is_written(tmp_path):
+    from face_ssd_ros.evaluation.metrics.wider import WiderImageGT
+    rs = load_script('recall_by_size')
+    g = WiderImageGT(boxes=np.array([[0, 0, 20, 20], [100, 100, 160, 160]], float), keep={'hard': np.array([0, 1])})
+    preds = {'a': np.array([[100, 100, 160, 161, 0.9], [400, 400, 450, 450, 0.7], [0, 0, 20, 20, 0.2]])}
+    curve = rs.operating_curve({'a': g}, preds, [0.1, 0.6, 0.8, 0.95])
+    assert curve == [(0.1, 2, 1), (0.6, 1, 1), (0.8, 1, 0), (0.95, 0, 0)]   # fewer faces and alarms as it rises
+    counts, found = rs.recall_by_size({'a': (g, 480)}, preds, 480, 'hard', 0.3)
+    out = tmp_path / 'fig' / 'recall.png'
+    assert rs.plot_figure([('ours', counts, found, (1, 1)), ('other', counts, np.zeros_like(found), (0, 0))],
+                          {'ours': curve, 'other': [(0.6, 0, 0)]}, str(out), 'test', 0.6) == str(out)
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and out.stat().st_size > 10000
+
+
 def test_fit_check_buckets_valid_faces_at_the_input_scale_and_ignores_the_rest(tmp_path):
     fc = load_script('fit_check')
     gt_file = tmp_path / 'x_bbx_gt.txt'
