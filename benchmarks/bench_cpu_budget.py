@@ -1,7 +1,7 @@
 """Where a detector's CPU goes at a steady frame rate: ONNX Runtime thread settings, and receiving images in rclpy.
 
-    python benchmarks/bench_cpu_budget.py [--part ort,receive,gap] [--rate 30] [--frames 60] [--rounds 6]
-        [--image-size 640x480] [--gaps 0,2,10,30,100] [--json out/bench/cpu_budget.json]
+    python benchmarks/bench_cpu_budget.py [--part ort,receive,gap,engines] [--rate 30] [--frames 60] [--rounds 6]
+        [--image-size 640x480] [--gaps 0,2,10,30,100] [--calib-images 100] [--json out/bench/cpu_budget.json]
 
 ``ort``: the shipped model at 320x240 and 640x480 (``face_default[_640x480].onnx``), run once per frame period with
 a sleep in between, as a camera-fed node runs it (back-to-back runs keep caches and threads warm and hide the
@@ -21,6 +21,14 @@ This is the floor under any image node in Python.
 intra-op thread, no spinning), its CPU ms per run (this thread's CPU time) after each idle gap of ``--gaps`` ms
 between runs, interleaved over ``--rounds`` rounds: what a run costs back to back (gap 0) against a camera-fed
 node's idle time between frames (about 30 ms at 30 Hz, 97 at 10 Hz), when caches have gone cold.
+
+``engines`` (not in the default ``--part``): the shipped 320x240 model on every CPU inference engine installed here,
+each on one thread and run once per frame period, as ``ort``: ONNX Runtime fp32 (the detector's backend), ONNX
+Runtime int8 (the same graph statically quantised to QDQ int8 by ``onnxruntime.quantization``, calibrated on
+``--calib-images`` images of ``faces/wider_train``, training data), OpenCV's DNN module (``cv2.dnn``) and OpenVINO
+(where the ``openvino`` package is installed; face_ssd does not install it). CPU ms per frame (process time, every
+thread) and the median run time, interleaved over ``--rounds`` rounds: whether another engine would run the same
+network for less CPU on this machine.
 
 Timings on a busy CPU are contaminated: run on an idle machine for numbers you publish.
 """
@@ -116,6 +124,120 @@ def gap_part(gaps_ms, frames, rounds, log=print):
     return [{'gap_ms': g, 'cpu_ms': benchlib.median(cpu[g]), 'rounds': cpu[g]} for g in gaps_ms]
 
 
+def _calibration_batches(manifest, count):
+    """Up to ``count`` ``faces/wider_train`` images (training data; every n-th of the sorted list) preprocessed for
+    ``manifest``: a list of float32 ``[1, 3, h, w]``."""
+    import glob
+
+    import cv2
+
+    from face_ssd_ros.detect.preprocess import preprocess
+
+    paths = sorted(glob.glob(os.path.join(benchlib.SHARED_DATA, 'faces', 'wider_train', '**', '*.jpg'),
+                             recursive=True))
+    if not paths:
+        raise SystemExit('engines: no images under %s/faces/wider_train to calibrate the int8 model on'
+                         % benchlib.SHARED_DATA)
+    step = max(1, len(paths) // max(1, count))
+    return [preprocess(cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB), manifest) for p in paths[::step][:count]]
+
+
+def _ort_int8(path, manifest, calib_images, workdir):
+    """Path of ``path`` statically quantised to QDQ int8 (per-channel weights), calibrated on training images."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, batches):
+            self._feeds = iter([{manifest.input_name: b} for b in batches])
+
+        def get_next(self):
+            return next(self._feeds, None)
+
+    prepared, quantised = os.path.join(workdir, 'prepared.onnx'), os.path.join(workdir, 'int8.onnx')
+    quant_pre_process(path, prepared)
+    quantize_static(prepared, quantised, Reader(_calibration_batches(manifest, calib_images)),
+                    quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    per_channel=True)
+    return quantised
+
+
+def _engine_runners(path, manifest, calib_images, workdir, log=print):
+    """``[(label, run(x))]``: one single-threaded runner per CPU engine installed here (see the module docstring)."""
+    import cv2
+    import onnxruntime as ort
+
+    from face_ssd_ros.detect.backends.onnxruntime_backend import SPIN_KEYS
+
+    def ort_runner(model):
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        for key in SPIN_KEYS:
+            opts.add_session_config_entry(key, '0')
+        sess = ort.InferenceSession(model, opts, providers=['CPUExecutionProvider'])
+        return lambda x: sess.run(None, {manifest.input_name: x})
+
+    runners = [('ONNX Runtime fp32 (the detector)', ort_runner(path))]
+    log('  quantising to int8 (calibration: %d training images)' % calib_images)
+    runners.append(('ONNX Runtime int8 (QDQ, static)', ort_runner(_ort_int8(path, manifest, calib_images, workdir))))
+    cv2.setNumThreads(1)
+    net = cv2.dnn.readNetFromONNX(path)
+    names = net.getUnconnectedOutLayersNames()
+
+    def opencv_run(x):
+        net.setInput(x)
+        return net.forward(names)
+    runners.append(('OpenCV DNN %s' % cv2.__version__, opencv_run))
+    try:
+        import openvino
+    except ImportError:
+        log('  OpenVINO: not installed, skipped')
+    else:
+        compiled = openvino.Core().compile_model(path, 'CPU', {'INFERENCE_NUM_THREADS': 1, 'NUM_STREAMS': 1,
+                                                                'PERFORMANCE_HINT': 'LATENCY'})
+        request = compiled.create_infer_request()
+        runners.append(('OpenVINO %s' % openvino.__version__.split('-')[0], lambda x: request.infer({0: x})))
+    return runners
+
+
+def engines_part(rate, frames, rounds, calib_images=100, log=print):
+    """``[{'engine', 'cpu_ms', 'wall_p50_ms', 'rounds': [cpu_ms...]}]``: the shipped 320x240 model on each CPU engine
+    installed here, one thread, one run per frame period of ``rate`` Hz, interleaved over ``rounds``."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from face_ssd_ros.detect.inference import default_model_path
+    from face_ssd_ros.detect.manifest import load_manifest
+
+    path = default_model_path()
+    manifest = load_manifest(path)
+    x = np.random.RandomState(0).randn(1, 3, manifest.height, manifest.width).astype(np.float32)
+    workdir = tempfile.mkdtemp(prefix='face_ssd_engines_')
+    try:
+        runners = _engine_runners(path, manifest, calib_images, workdir, log)
+        cpu = dict((label, []) for label, _ in runners)
+        wall = dict((label, []) for label, _ in runners)
+        for r in range(rounds):
+            for label, run in runners:
+                for _ in range(10):
+                    run(x)
+                c0 = time.process_time()   # every thread of this process
+                for _ in range(frames):
+                    time.sleep(1.0 / rate)
+                    w0 = time.perf_counter()
+                    run(x)
+                    wall[label].append((time.perf_counter() - w0) * 1e3)
+                cpu[label].append((time.process_time() - c0) / frames * 1e3)
+            log('  engines: round %d of %d' % (r + 1, rounds))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return [{'engine': label, 'cpu_ms': benchlib.median(cpu[label]), 'wall_p50_ms': benchlib.median(wall[label]),
+             'rounds': cpu[label]} for label, _ in runners]
+
+
 _RECEIVER = r'''
 import json, os, resource, sys, time
 import rclpy
@@ -192,24 +314,27 @@ def receive_part(rate, width, height, seconds=10.0, log=print):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--part', default='ort,receive', help='comma list of: ort, receive, gap')
+    ap.add_argument('--part', default='ort,receive', help='comma list of: ort, receive, gap, engines')
     ap.add_argument('--rate', type=float, default=30.0, help='frames per second (default %(default)s)')
     ap.add_argument('--frames', type=int, default=60, help='ort, gap: frames per setting and round')
     ap.add_argument('--rounds', type=int, default=6, help='ort, gap: interleaved rounds')
     ap.add_argument('--image-size', default='640x480', help='receive: image WxH (default %(default)s)')
     ap.add_argument('--seconds', type=float, default=10.0, help='receive: measured seconds per allocator setting')
     ap.add_argument('--gaps', default='0,2,10,30,100', help='gap: idle ms between runs (default %(default)s)')
+    ap.add_argument('--calib-images', type=int, default=100,
+                    help='engines: training images that calibrate the int8 model (default %(default)s)')
     ap.add_argument('--json', help='also write the figures here')
     args = ap.parse_args(argv)
     parts = benchlib.parse_list(args.part, str)
-    unknown = [p for p in parts if p not in ('ort', 'receive', 'gap')]
+    unknown = [p for p in parts if p not in ('ort', 'receive', 'gap', 'engines')]
     try:
         gaps = sorted(set(benchlib.parse_list(args.gaps, float)))
     except ValueError:
         gaps = []
-    if unknown or args.rate <= 0 or args.frames < 1 or args.rounds < 1 or not gaps or min(gaps) < 0:
-        ap.error('--part takes ort, receive and/or gap; --rate, --frames and --rounds must be positive, --gaps '
-                 'a list of ms >= 0')
+    if unknown or args.rate <= 0 or args.frames < 1 or args.rounds < 1 or args.calib_images < 1 or not gaps \
+            or min(gaps) < 0:
+        ap.error('--part takes ort, receive, gap and/or engines; --rate, --frames, --rounds and --calib-images must '
+                 'be positive, --gaps a list of ms >= 0')
     width, height = benchlib.parse_size(args.image_size)
     result = {}
     if 'ort' in parts:
@@ -230,6 +355,12 @@ def main(argv=None):
         result['gap'] = gap_part(gaps, args.frames, args.rounds)
         print(benchlib.format_table(['idle gap ms', 'CPU ms / run'], [[r['gap_ms'], r['cpu_ms']]
                                                                        for r in result['gap']], floats='%.2f'))
+    if 'engines' in parts:
+        print('== the 320x240 model on each CPU engine, one thread, at %.0f Hz (%d rounds)' % (args.rate, args.rounds))
+        result['engines'] = engines_part(args.rate, args.frames, args.rounds, args.calib_images)
+        print(benchlib.format_table(['engine', 'CPU ms / frame', 'run p50 ms'],
+                                    [[r['engine'], r['cpu_ms'], r['wall_p50_ms']] for r in result['engines']],
+                                    floats='%.2f'))
     if args.json:
         benchlib.write_json(args.json, result)
     return 0

@@ -198,16 +198,24 @@ def cpu_cell(processes):
 
 def cpu_target_check(rows, rate_hz=30.0, limit_percent=15.0, process='detector'):
     """Issue 17's CPU target as a :class:`Check`: in the separate-process runs (``run_figures`` rows) at
-    ``rate_hz``, the ``process`` uses at most ``limit_percent`` % of one core. Not ok when no such run exists."""
-    found = [r['processes'][process]['cpu_percent'] for r in rows if r['mode'] == 'processes'
+    ``rate_hz``, the ``process`` uses at most ``limit_percent`` % of one core. Not ok when no such run exists.
+
+    The detail gives the worst run's CPU % and, where the row has the detector's mean ``inference_ms``, the network's
+    own share (mean run time x rate, one intra-op thread: the part of the budget only a cheaper network lowers).
+    """
+    found = [r for r in rows if r['mode'] == 'processes'
              and abs(float(r['rate_hz'] or 0) - rate_hz) < 1e-6 and r['processes'].get(process)
              and r['processes'][process].get('cpu_percent') is not None]
+    name = 'CPU: %s at %g Hz <= %g %% of a core' % (process, rate_hz, limit_percent)
     if not found:
-        return Check('CPU: %s at %g Hz <= %g %% of a core' % (process, rate_hz, limit_percent), False,
-                     'no separate-process run at %g Hz' % rate_hz)
-    worst = max(found)
-    return Check('CPU: %s at %g Hz <= %g %% of a core' % (process, rate_hz, limit_percent), worst <= limit_percent,
-                 '%.1f %%' % worst)
+        return Check(name, False, 'no separate-process run at %g Hz' % rate_hz)
+    worst = max(found, key=lambda r: r['processes'][process]['cpu_percent'])
+    percent = worst['processes'][process]['cpu_percent']
+    detail = '%.1f %%' % percent
+    if worst.get('inference_ms'):
+        detail += '; the network alone %.1f %% (%.2f ms x %g Hz)' % (worst['inference_ms'] * rate_hz / 10.0,
+                                                                   worst['inference_ms'], rate_hz)
+    return Check(name, percent <= limit_percent, detail)
 
 
 def cpu_percent(samples):

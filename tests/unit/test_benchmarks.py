@@ -230,7 +230,8 @@ def test_every_benchmark_row_carries_cpu_per_process():
     text = bench_pipeline.format_runs([run])
     assert 'CPU % per process' in text.splitlines()[0] and 'detector 9 | overlay 3 | bench process 21' in text
     check = benchlib.cpu_target_check([run], 30.0, 15.0)
-    assert check.ok and check.detail == '9.4 %'
+    assert check.ok and check.detail == '9.4 %; the network alone 9.0 % (3.00 ms x 30 Hz)'
+    assert benchlib.cpu_target_check([dict(run, inference_ms=None)]).detail == '9.4 %'
     assert not benchlib.cpu_target_check([dict(run, processes={'detector': dict(mem, cpu_percent=89.0)})]).ok
     assert not benchlib.cpu_target_check([dict(run, mode='inprocess')]).ok     # no separate-process run measured
     overrun = {'size': (1280, 960), 'weights': 'untrained', 'max_rate': 20.0, 'rate': 40.0,
@@ -316,6 +317,35 @@ def test_bench_cpu_budget_gap_part_times_a_run_after_each_gap():
     rows = bench_cpu_budget.gap_part([0.0, 5.0], frames=3, rounds=2, log=lambda *a: None)
     assert [r['gap_ms'] for r in rows] == [0.0, 5.0]
     assert all(len(r['rounds']) == 2 and r['cpu_ms'] > 0 for r in rows)
+
+
+@pytest.mark.timeout(300)
+def test_bench_cpu_budget_engines_part_runs_the_shipped_model_on_every_installed_engine():
+    import bench_cpu_budget
+    rows = bench_cpu_budget.engines_part(rate=500.0, frames=2, rounds=1, calib_images=2, log=lambda *a: None)
+    labels = [r['engine'] for r in rows]
+    assert labels[:3] == ['ONNX Runtime fp32 (the detector)', 'ONNX Runtime int8 (QDQ, static)',
+                          'OpenCV DNN %s' % __import__('cv2').__version__]
+    assert all(r['cpu_ms'] > 0 and r['wall_p50_ms'] > 0 and len(r['rounds']) == 1 for r in rows)
+
+
+@pytest.mark.timeout(300)
+def test_bench_cpu_budget_int8_model_is_the_same_network(tmp_path):
+    import bench_cpu_budget
+    import numpy as np
+    import onnxruntime as ort
+    from face_ssd_ros.detect.inference import default_model_path
+    from face_ssd_ros.detect.manifest import load_manifest
+    path = default_model_path()
+    manifest = load_manifest(path)
+    int8 = bench_cpu_budget._ort_int8(path, manifest, 4, str(tmp_path))
+    batch = bench_cpu_budget._calibration_batches(manifest, 1)[0]
+    fp32 = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(None, {manifest.input_name: batch})
+    q = ort.InferenceSession(int8, providers=['CPUExecutionProvider']).run(None, {manifest.input_name: batch})
+    assert any(n.op_type == 'QuantizeLinear' for n in __import__('onnx').load(int8).graph.node)
+    for a, b in zip(fp32, q):
+        assert a.shape == b.shape
+    assert float(np.abs(fp32[1] - q[1]).mean()) < 0.02   # boxes (normalised) agree to about a pixel
 
 
 @pytest.mark.parametrize('argv', [['--part', 'gap', '--gaps', 'x'], ['--part', 'gap', '--gaps', '-1'],
