@@ -65,3 +65,34 @@ def test_warmup_then_cosine():
     assert lr_factor(cfg, 1.0) == pytest.approx(0.5)
     assert lr_factor(cfg, 2.0) == pytest.approx(1.0)
     assert lr_factor(cfg, 10.0) == pytest.approx(0.0, abs=1e-9)
+
+
+def _first_full_conv(model):
+    return next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)
+                and m.groups == 1)
+
+
+def test_channels_last_trains_in_nhwc_on_the_cpu_and_the_checkpoint_loads_anywhere(tmp_path):
+    from face_ssd_training.models import build_model
+    from face_ssd_training.train import use_channels_last
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    assert use_channels_last('auto', cpu) and not use_channels_last('auto', cuda)
+    assert use_channels_last(True, cuda) and not use_channels_last(False, cpu)
+    t = Trainer(_cfg(tmp_path / 'nhwc', epochs=1), progress=False)
+    weight = _first_full_conv(t.model).weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    res = t.run()
+    assert res.history[-1]['loss'] == res.history[-1]['loss']   # trained (no NaN)
+    plain = build_model('slim', 2)                                # a plain NCHW model takes the weights
+    plain.load_state_dict(load_checkpoint(res.best_checkpoint)['model'])
+    assert _first_full_conv(plain).weight.is_contiguous()
+    off = Trainer(_cfg(tmp_path / 'nchw', epochs=1, **{'train.channels_last': 'false'}), progress=False)
+    assert off.memory_format is torch.preserve_format and _first_full_conv(off.model).weight.is_contiguous()
+
+
+@pytest.mark.parametrize('key,value', [('train.channels_last', 'sometimes'), ('train.channels_last', '1'),
+                                       ('train.amp', 'maybe')])
+def test_channels_last_and_amp_settings_are_checked(key, value):
+    from face_ssd_training.config import ConfigError
+    with pytest.raises(ConfigError, match='%s must be auto, true or false' % key):
+        load_config(overrides=['%s=%s' % (key, value)])

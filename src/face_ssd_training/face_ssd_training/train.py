@@ -198,6 +198,15 @@ def _worker_init(worker_id):
     random.seed(s)
 
 
+def use_channels_last(setting, device):
+    """Whether to train in channels-last (NHWC) memory format: ``train.channels_last`` True / False, or ``'auto'``
+    = on a CPU ``device`` only (measured there: forward + backward of the face model at 640x480 about 2x faster;
+    not measured on CUDA, so auto leaves it off there)."""
+    if setting == 'auto':
+        return device.type == 'cpu'
+    return bool(setting)
+
+
 def pick_device(name):
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -244,6 +253,11 @@ class Trainer(object):
         if t['init_checkpoint']:
             self._init_from(resolve_path(t['init_checkpoint'], config_dir))
         self.model.to(self.device)
+        # NHWC activations and weights: on the CPU the convolutions (depthwise ones above all) run about twice as fast
+        self.memory_format = torch.channels_last if use_channels_last(t['channels_last'], self.device) \
+            else torch.preserve_format
+        if self.memory_format is torch.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         priors = self.model.priors(self.width, self.height)
         from .data.transforms import build_transform, rgb_fill
         val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std,
@@ -400,7 +414,8 @@ class Trainer(object):
         lr = 0.0
         for i, (images, loc_t, labels, ids) in enumerate(self.train_loader):
             lr = self._set_lr(epoch + i / float(max(n_batches, 1)))
-            images, loc_t, labels = images.to(self.device), loc_t.to(self.device), labels.to(self.device)
+            images = images.to(self.device, memory_format=self.memory_format)
+            loc_t, labels = loc_t.to(self.device), labels.to(self.device)
             with torch.autocast(self.device.type, enabled=self.use_amp):
                 conf, loc = self.net(images)
                 reg, cls = self.criterion(conf.float(), loc.float(), labels, loc_t)
@@ -439,7 +454,8 @@ class Trainer(object):
         sums = np.zeros(3)
         count = 0
         for images, loc_t, labels, _ in self.val_loader:
-            images, loc_t, labels = images.to(self.device), loc_t.to(self.device), labels.to(self.device)
+            images = images.to(self.device, memory_format=self.memory_format)
+            loc_t, labels = loc_t.to(self.device), labels.to(self.device)
             conf, loc = self.model(images)
             reg, cls = self.criterion(conf, loc, labels, loc_t)
             sums += [(reg + cls).item(), reg.item(), cls.item()]
