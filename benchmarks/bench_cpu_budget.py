@@ -181,13 +181,17 @@ def _engine_runners(path, manifest, calib_images, workdir, log=print):
     runners = [('ONNX Runtime fp32 (the detector)', ort_runner(path))]
     log('  quantising to int8 (calibration: %d training images)' % calib_images)
     runners.append(('ONNX Runtime int8 (QDQ, static)', ort_runner(_ort_int8(path, manifest, calib_images, workdir))))
-    cv2.setNumThreads(1)
     net = cv2.dnn.readNetFromONNX(path)
     names = net.getUnconnectedOutLayersNames()
 
     def opencv_run(x):
-        net.setInput(x)
-        return net.forward(names)
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)           # one thread for this run, the caller's setting restored after it
+        try:
+            net.setInput(x)
+            return net.forward(names)
+        finally:
+            cv2.setNumThreads(threads)
     runners.append(('OpenCV DNN %s' % cv2.__version__, opencv_run))
     try:
         import openvino
@@ -316,8 +320,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--part', default='ort,receive', help='comma list of: ort, receive, gap, engines')
     ap.add_argument('--rate', type=float, default=30.0, help='frames per second (default %(default)s)')
-    ap.add_argument('--frames', type=int, default=60, help='ort, gap: frames per setting and round')
-    ap.add_argument('--rounds', type=int, default=6, help='ort, gap: interleaved rounds')
+    ap.add_argument('--frames', type=int, default=60, help='ort, gap, engines: frames per setting and round')
+    ap.add_argument('--rounds', type=int, default=6, help='ort, gap, engines: interleaved rounds')
     ap.add_argument('--image-size', default='640x480', help='receive: image WxH (default %(default)s)')
     ap.add_argument('--seconds', type=float, default=10.0, help='receive: measured seconds per allocator setting')
     ap.add_argument('--gaps', default='0,2,10,30,100', help='gap: idle ms between runs (default %(default)s)')

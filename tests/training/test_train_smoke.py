@@ -78,19 +78,24 @@ def test_channels_last_trains_in_nhwc_on_the_cpu_and_the_checkpoint_loads_anywhe
     cpu, cuda = torch.device('cpu'), torch.device('cuda')
     assert use_channels_last('auto', cpu) and not use_channels_last('auto', cuda)
     assert use_channels_last(True, cuda) and not use_channels_last(False, cpu)
-    t = Trainer(_cfg(tmp_path / 'nhwc', epochs=1), progress=False)
+    t = Trainer(_cfg(tmp_path / 'nhwc', epochs=1, **{'train.device': 'cpu'}), progress=False)
     weight = _first_full_conv(t.model).weight
     assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
     res = t.run()
     assert res.history[-1]['loss'] == res.history[-1]['loss']   # trained (no NaN)
-    plain = build_model('slim', 2)                                # a plain NCHW model takes the weights
-    plain.load_state_dict(load_checkpoint(res.best_checkpoint)['model'])
-    assert _first_full_conv(plain).weight.is_contiguous()
-    off = Trainer(_cfg(tmp_path / 'nchw', epochs=1, **{'train.channels_last': 'false'}), progress=False)
+    saved = load_checkpoint(res.best_checkpoint)['model']
+    name = next(k for k, v in saved.items() if v.dim() == 4 and v.shape[1] > 1 and v.shape[2:] == (3, 3))
+    assert saved[name].is_contiguous(memory_format=torch.channels_last) and not saved[name].is_contiguous()
+    plain = build_model('slim', 2)                                # a plain NCHW model takes the NHWC weights
+    plain.load_state_dict(saved)
+    assert torch.equal(plain.state_dict()[name], saved[name]) and plain.state_dict()[name].is_contiguous()
+    off = Trainer(_cfg(tmp_path / 'nchw', epochs=1, **{'train.device': 'cpu', 'train.channels_last': 'false'}),
+                  progress=False)
     assert off.memory_format is torch.preserve_format and _first_full_conv(off.model).weight.is_contiguous()
 
 
 @pytest.mark.parametrize('key,value', [('train.channels_last', 'sometimes'), ('train.channels_last', '1'),
+                                       ('train.channels_last', '1.0'),
                                        ('train.amp', 'maybe')])
 def test_channels_last_and_amp_settings_are_checked(key, value):
     from face_ssd_training.config import ConfigError

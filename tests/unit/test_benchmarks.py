@@ -230,7 +230,9 @@ def test_every_benchmark_row_carries_cpu_per_process():
     text = bench_pipeline.format_runs([run])
     assert 'CPU % per process' in text.splitlines()[0] and 'detector 9 | overlay 3 | bench process 21' in text
     check = benchlib.cpu_target_check([run], 30.0, 15.0)
-    assert check.ok and check.detail == '9.4 %; the network alone 9.0 % (3.00 ms x 30 Hz)'
+    assert check.ok and check.detail == '9.4 %; the network runs 9.0 % of the time (3.00 ms x 30 Hz)'
+    skipping = benchlib.cpu_target_check([dict(run, processed_fps=15.0)])   # half the frames reached the network
+    assert skipping.detail == '9.4 %; the network runs 4.5 % of the time (3.00 ms x 15 Hz)'
     assert benchlib.cpu_target_check([dict(run, inference_ms=None)]).detail == '9.4 %'
     assert not benchlib.cpu_target_check([dict(run, processes={'detector': dict(mem, cpu_percent=89.0)})]).ok
     assert not benchlib.cpu_target_check([dict(run, mode='inprocess')]).ok     # no separate-process run measured
@@ -339,13 +341,18 @@ def test_bench_cpu_budget_int8_model_is_the_same_network(tmp_path):
     path = default_model_path()
     manifest = load_manifest(path)
     int8 = bench_cpu_budget._ort_int8(path, manifest, 4, str(tmp_path))
-    batch = bench_cpu_budget._calibration_batches(manifest, 1)[0]
+    import cv2
+    from face_ssd_ros.detect.preprocess import preprocess
+    dlib = os.path.join(benchlib.SHARED_DATA, 'faces', 'dlib', 'images')   # not a calibration image (wider_train)
+    image = cv2.cvtColor(cv2.imread(os.path.join(dlib, sorted(os.listdir(dlib))[0])), cv2.COLOR_BGR2RGB)
+    batch = preprocess(image, manifest)
     fp32 = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(None, {manifest.input_name: batch})
     q = ort.InferenceSession(int8, providers=['CPUExecutionProvider']).run(None, {manifest.input_name: batch})
     assert any(n.op_type == 'QuantizeLinear' for n in __import__('onnx').load(int8).graph.node)
     for a, b in zip(fp32, q):
         assert a.shape == b.shape
-    assert float(np.abs(fp32[1] - q[1]).mean()) < 0.02   # boxes (normalised) agree to about a pixel
+    assert float(np.abs(fp32[0] - q[0]).mean()) < 0.01   # class scores agree on average (0.004-0.005 here)
+    assert float(np.abs(fp32[1] - q[1]).mean()) < 0.006   # boxes (normalised) agree to about 2 px at 320
 
 
 @pytest.mark.parametrize('argv', [['--part', 'gap', '--gaps', 'x'], ['--part', 'gap', '--gaps', '-1'],

@@ -137,7 +137,7 @@ def check_config(cfg):
     _check_extra_blocks(cfg['model'])
     t = cfg['train']
     for key in ('amp', 'channels_last'):
-        if t[key] not in ('auto', True, False) or isinstance(t[key], int) and not isinstance(t[key], bool):
+        if not (t[key] == 'auto' or isinstance(t[key], bool)):
             raise ConfigError('train.%s must be auto, true or false, got %r' % (key, t[key]))
     if t['base_lr'] is not None and not (isinstance(t['base_lr'], _NUM) and t['base_lr'] >= 0):
         raise ConfigError('train.base_lr must be null or >= 0, got %r' % (t['base_lr'],))
