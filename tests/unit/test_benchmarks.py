@@ -321,6 +321,12 @@ def test_bench_cpu_budget_gap_part_times_a_run_after_each_gap():
     assert all(len(r['rounds']) == 2 and r['cpu_ms'] > 0 for r in rows)
 
 
+_NEEDS_WIDER_TRAIN = pytest.mark.skipif(not os.path.isdir(os.path.join(benchlib.SHARED_DATA, 'faces', 'wider_train')),
+                                        reason='../shared/data (faces/wider_train, the int8 calibration images) is '
+                                               'not beside the checkout')
+
+
+@_NEEDS_WIDER_TRAIN
 @pytest.mark.timeout(300)
 def test_bench_cpu_budget_engines_part_runs_the_shipped_model_on_every_installed_engine():
     import bench_cpu_budget
@@ -331,6 +337,7 @@ def test_bench_cpu_budget_engines_part_runs_the_shipped_model_on_every_installed
     assert all(r['cpu_ms'] > 0 and r['wall_p50_ms'] > 0 and len(r['rounds']) == 1 for r in rows)
 
 
+@_NEEDS_WIDER_TRAIN
 @pytest.mark.timeout(300)
 def test_bench_cpu_budget_int8_model_is_the_same_network(tmp_path):
     import bench_cpu_budget
