@@ -165,17 +165,11 @@ def _ort_int8(path, manifest, calib_images, workdir):
 def _engine_runners(path, manifest, calib_images, workdir, log=print):
     """``[(label, run(x))]``: one single-threaded runner per CPU engine installed here (see the module docstring)."""
     import cv2
-    import onnxruntime as ort
 
-    from face_ssd_ros.detect.backends.onnxruntime_backend import SPIN_KEYS
+    from face_ssd_ros.detect.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-    def ort_runner(model):
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        for key in SPIN_KEYS:
-            opts.add_session_config_entry(key, '0')
-        sess = ort.InferenceSession(model, opts, providers=['CPUExecutionProvider'])
+    def ort_runner(model):   # the detector's own session: one intra-op thread, workers asleep
+        sess = OnnxRuntimeBackend(model, manifest, num_threads=1).session
         return lambda x: sess.run(None, {manifest.input_name: x})
 
     runners = [('ONNX Runtime fp32 (the detector)', ort_runner(path))]

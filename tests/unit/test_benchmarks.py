@@ -341,15 +341,14 @@ def test_bench_cpu_budget_engines_part_runs_the_shipped_model_on_every_installed
 @pytest.mark.timeout(300)
 def test_bench_cpu_budget_int8_model_is_the_same_network(tmp_path):
     import bench_cpu_budget
-    import numpy as np
+    import cv2
     import onnxruntime as ort
     from face_ssd_ros.detect.inference import default_model_path
     from face_ssd_ros.detect.manifest import load_manifest
+    from face_ssd_ros.detect.preprocess import preprocess
     path = default_model_path()
     manifest = load_manifest(path)
     int8 = bench_cpu_budget._ort_int8(path, manifest, 4, str(tmp_path))
-    import cv2
-    from face_ssd_ros.detect.preprocess import preprocess
     dlib = os.path.join(benchlib.SHARED_DATA, 'faces', 'dlib', 'images')   # not a calibration image (wider_train)
     image = cv2.cvtColor(cv2.imread(os.path.join(dlib, sorted(os.listdir(dlib))[0])), cv2.COLOR_BGR2RGB)
     batch = preprocess(image, manifest)

@@ -200,8 +200,8 @@ def _worker_init(worker_id):
 
 def use_channels_last(setting, device):
     """Whether to train in channels-last (NHWC) memory format: ``train.channels_last`` True / False, or ``'auto'``
-    = on a CPU ``device`` only (measured there: forward + backward of the face model at 640x480 about 2x faster;
-    not measured on CUDA, so auto leaves it off there)."""
+    = on a CPU ``device`` only (measured there: 1.1-2x faster depending on the recipe, docs/TRAINING.md; not
+    measured on CUDA, so auto leaves it off there)."""
     if setting == 'auto':
         return device.type == 'cpu'
     return bool(setting)
@@ -253,7 +253,7 @@ class Trainer(object):
         if t['init_checkpoint']:
             self._init_from(resolve_path(t['init_checkpoint'], config_dir))
         self.model.to(self.device)
-        # NHWC activations and weights: on the CPU the convolutions (depthwise ones above all) run about twice as fast
+        # NHWC activations and weights: on the CPU the convolutions (depthwise ones above all) run faster
         self.memory_format = torch.channels_last if use_channels_last(t['channels_last'], self.device) \
             else torch.preserve_format
         if self.memory_format is torch.channels_last:
