@@ -279,3 +279,18 @@ def test_stage21_trial_restarts_the_shipped_640x480_weights_at_a_high_learning_r
     differing = sorted(k for k in stage21['train'] if stage21['train'][k] != stage10['train'][k])
     assert differing == ['epochs', 'init_checkpoint', 'lr', 'warmup_epochs']
     assert stage21['output']['dir'] == 'runs/face_default_stage21'
+
+
+STAGE22 = os.path.join(REPO, 'config', 'training', 'face_default_stage22.yaml')
+
+
+def test_stage22_trial_is_stage21_with_an_average_of_the_weights():
+    """Session 15's trial (docs/MODEL.md, "What was tried"): stage 21's recipe, plus train.ema."""
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE21]
+    stage21, stage22 = load_config(base), load_config(base + [STAGE22])
+    assert stage21['train']['ema'] == 0 and stage22['train']['ema'] == 0.998
+    assert _init_checkpoint(STAGE22, stage22) == os.path.normpath(SHIPPED_640)
+    assert stage22['data'] == stage21['data'] and stage22['model'] == stage21['model']
+    differing = sorted(k for k in stage22['train'] if stage22['train'][k] != stage21['train'][k])
+    assert differing == ['ema']                      # ema_tau keeps the default, 200
+    assert stage22['output']['dir'] == 'runs/face_default_stage22'

@@ -75,6 +75,8 @@ _RULES = {
     'train.neg_pos_ratio': (_NUM, lambda v: v > 0, '> 0'),
     'train.min_negatives': (int, lambda v: v >= 0, '>= 0'),
     'train.grad_clip': (_NUM, lambda v: v >= 0, '>= 0 (0 = off)'),
+    'train.ema': (_NUM, lambda v: 0 <= v < 1, 'in [0, 1) (0 = off; e.g. 0.998)'),
+    'train.ema_tau': (_NUM, lambda v: v > 0, '> 0 (updates)'),
     'train.seed': (int, None, 'an integer'),
     'train.val_every': (int, lambda v: v >= 1, '>= 1'),
     'train.max_iters': (int, lambda v: v >= 0, '>= 0'),

@@ -313,6 +313,10 @@ class Trainer(object):
         self.use_amp = self.device.type == 'cuda' and t['amp'] in ('auto', True)
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.use_amp)
         self.net = self.model
+        self.ema = None
+        if t['ema'] > 0:
+            from .ema import ModelEMA
+            self.ema = ModelEMA(self.model, t['ema'], t['ema_tau'])
         if self.distributed:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None)
@@ -367,7 +371,13 @@ class Trainer(object):
 
     def _resume(self, path):
         ckpt = load_checkpoint(path, map_location=self.device)
-        self.model.load_state_dict(ckpt['model'])
+        # with train.ema the checkpoint's 'model' is the average; the weights that train are 'train_model'
+        self.model.load_state_dict(ckpt.get('train_model', ckpt['model']))
+        if self.ema is not None:
+            if 'train_model' in ckpt:
+                self.ema.load_state_dict(ckpt['model'], ckpt.get('ema_updates', 0))
+            else:   # a checkpoint saved without train.ema: the average starts here
+                self.ema = type(self.ema)(self.model, self.ema.decay, self.ema.tau)
         self.optimizer.load_state_dict(ckpt['optimizer'])
         self.start_epoch = int(ckpt['epoch']) + 1
         sched = ckpt.get('scheduler') or {}
@@ -376,11 +386,21 @@ class Trainer(object):
         self.history = list(ckpt.get('metrics', {}).get('history', []))
         self.log('[resume] %s: continuing at epoch %d' % (path, self.start_epoch + 1))
 
+    @property
+    def eval_model(self):
+        """The weights that are validated, saved as the checkpoint's 'model' and exported: the average with
+        ``train.ema``, else the model itself."""
+        return self.model if self.ema is None else self.ema.module
+
     def save(self, path, epoch):
-        torch.save({'model': self.model.state_dict(), 'manifest': self.manifest, 'config': self.cfg,
-                    'epoch': epoch, 'optimizer': self.optimizer.state_dict(),
-                    'scheduler': {'name': self.cfg['train']['scheduler'], 'iteration': self.iteration},
-                    'metrics': {'best': self.best, 'history': self.history}}, path)
+        ckpt = {'model': self.eval_model.state_dict(), 'manifest': self.manifest, 'config': self.cfg,
+                'epoch': epoch, 'optimizer': self.optimizer.state_dict(),
+                'scheduler': {'name': self.cfg['train']['scheduler'], 'iteration': self.iteration},
+                'metrics': {'best': self.best, 'history': self.history}}
+        if self.ema is not None:
+            ckpt['train_model'] = self.model.state_dict()
+            ckpt['ema_updates'] = self.ema.updates
+        torch.save(ckpt, path)
 
     def log(self, msg):
         if self.rank == 0:
@@ -430,6 +450,8 @@ class Trainer(object):
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), t['grad_clip'])
             self.scaler.step(self.optimizer)
             self.scaler.update()
+            if self.ema is not None:
+                self.ema.update(self.model)
             sums += [loss.item(), reg.item(), cls.item()]
             count += 1
             self.iteration += 1
@@ -450,17 +472,18 @@ class Trainer(object):
     def validate(self):
         """Validation loss and AP at IoU 0.5 (per class mean) on data.val."""
         from .evaluate_model import voc_map_from_loader
-        self.model.eval()
+        model = self.eval_model
+        model.eval()
         sums = np.zeros(3)
         count = 0
         for images, loc_t, labels, _ in self.val_loader:
             images = images.to(self.device, memory_format=self.memory_format)
             loc_t, labels = loc_t.to(self.device), labels.to(self.device)
-            conf, loc = self.model(images)
+            conf, loc = model(images)
             reg, cls = self.criterion(conf, loc, labels, loc_t)
             sums += [(reg + cls).item(), reg.item(), cls.item()]
             count += 1
-        ap = voc_map_from_loader(self.model, self.val_set, self.labels, self.width, self.height, self.device)
+        ap = voc_map_from_loader(model, self.val_set, self.labels, self.width, self.height, self.device)
         avg = sums / max(count, 1)
         return {'val_loss': float(avg[0]), 'val_reg_loss': float(avg[1]), 'val_cls_loss': float(avg[2]),
                 'val_map': float(ap)}
