@@ -17,6 +17,7 @@ setup(
             'face-ssd-autolabel = face_ssd_training.data.autolabel:main',
             'face-ssd-import-onnx = face_ssd_training.onnx_import:main',
             'face-ssd-split = face_ssd_training.data.splits:main',
+            'face-ssd-average = face_ssd_training.average:main',
         ],
         # the runtime's debugging backend for training checkpoints (face_ssd_ros finds it by this group)
         'face_ssd_ros.backends': ['torch = face_ssd_training.torch_backend:TorchBackend'],
