@@ -59,24 +59,32 @@ def recall_by_size(gt, preds, input_h, setting='hard', score=0.3, edges=EDGES):
     return counts, found
 
 
-def operating_point(gt, preds, score=0.6):
-    """gt: ``{key: WiderImageGT}``; preds: ``{key: [K, 5]}``. Returns ``(faces found, clear false positives)``
-    among predictions with score >= ``score``: faces overlapped at IoU >= 0.5, predictions at IoU < 0.3 with every
-    ground-truth box (all of an image's boxes, whatever the setting)."""
+def operating_point_per_image(gt, preds, score=0.6):
+    """gt: ``{key: WiderImageGT}``; preds: ``{key: [K, 5]}``. Returns ``(found [I], false_pos [I])`` int64 in the
+    order of ``gt``: per image, the faces found and the clear false positives among predictions with score >=
+    ``score`` (faces overlapped at IoU >= 0.5; predictions at IoU < 0.3 with every ground-truth box, all of an
+    image's boxes whatever the setting)."""
     from face_ssd_ros.evaluation.metrics.boxes import iou_matrix
-    found = false_pos = 0
-    for key, g in gt.items():
+    found = np.zeros(len(gt), np.int64)
+    false_pos = np.zeros(len(gt), np.int64)
+    for i, (key, g) in enumerate(gt.items()):
         p = np.asarray(preds.get(key, np.zeros((0, 5))), np.float64).reshape(-1, 5)
         p = p[p[:, 4] >= score]
         if not len(p):
             continue
         if not len(g.boxes):
-            false_pos += len(p)
+            false_pos[i] = len(p)
             continue
         m = iou_matrix(g.boxes, p[:, :4])
-        found += int((m.max(axis=1) >= 0.5).sum())
-        false_pos += int((m.max(axis=0) < 0.3).sum())
+        found[i] = int((m.max(axis=1) >= 0.5).sum())
+        false_pos[i] = int((m.max(axis=0) < 0.3).sum())
     return found, false_pos
+
+
+def operating_point(gt, preds, score=0.6):
+    """``(faces found, clear false positives)`` summed over the images (:func:`operating_point_per_image`)."""
+    found, false_pos = operating_point_per_image(gt, preds, score)
+    return int(found.sum()), int(false_pos.sum())
 
 
 def operating_curve(gt, preds, scores):

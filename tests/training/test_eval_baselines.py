@@ -141,3 +141,35 @@ def test_fit_check_buckets_valid_faces_at_the_input_scale_and_ignores_the_rest(t
         assert fc.main(['--gt', str(gt_file), '--input-size', '640x480', '--pred', 'm=%s' % pred]) == 0
     row = [ln for ln in buf.getvalue().splitlines() if ln.startswith('| m |')][0]
     assert row.split('|')[3:7] == [' 0.0 (1) ', ' 100.0 (1) ', ' - (0) ', ' - (0) ']
+
+
+def test_operating_point_per_image_sums_to_the_totals():
+    from face_ssd_ros.evaluation.metrics.wider import WiderImageGT
+    rs = load_script('recall_by_size')
+    g = WiderImageGT(boxes=np.array([[0, 0, 20, 20], [100, 100, 160, 160]], float), keep={'hard': np.array([0])})
+    empty = WiderImageGT(boxes=np.zeros((0, 4)), keep={'hard': np.zeros(0, int)})
+    preds = {'a': np.array([[100, 100, 160, 161, 0.9], [400, 400, 450, 450, 0.7]]),
+             'b': np.array([[5, 5, 50, 50, 0.95]])}
+    found, false_pos = rs.operating_point_per_image({'a': g, 'b': empty, 'c': g}, preds, 0.6)
+    assert found.tolist() == [1, 0, 0] and false_pos.tolist() == [1, 1, 0]
+
+
+def test_compare_ap_finds_the_perfect_model_ahead_on_every_resample(tmp_path, shared_data, capsys):
+    """scripts/baselines/compare_ap.py on wider_dev: the ground truth itself as model A, every box shifted far off
+    as model B."""
+    from face_ssd_ros.evaluation.wider_gt import load_wider_eval_gt, read_image_list
+    gt_dir = os.path.join(shared_data, 'faces', 'wider_dev')
+    gt = load_wider_eval_gt(gt_dir, read_image_list(os.path.join(gt_dir, 'images.txt')))
+    for name, shift in (('truth', 0), ('off', 5000)):
+        with open(str(tmp_path / (name + '.jsonl')), 'w') as f:
+            for key, g in gt.items():
+                boxes = [[float(v) + shift for v in b] + [0.9, 'face'] for b in g.boxes]
+                f.write(json.dumps({'image': key + '.jpg', 'width': 8000, 'height': 8000, 'boxes': boxes}) + '\n')
+    ca = load_script('compare_ap')
+    assert ca.main(['--gt-dir', gt_dir, '--pred', 'truth=%s' % (tmp_path / 'truth.jsonl'), '--pred',
+                    'off=%s' % (tmp_path / 'off.jsonl'), '--resamples', '200']) == 0
+    out = capsys.readouterr().out
+    assert '| hard | 100.0 | 0.0 | +100.00 |' in out and out.count('100 % of resamples') == 5   # 3 settings, the mean, the share
+    assert 'truth %d faces and 0 clear false positives (100.0 %% faces)' % sum(len(g.boxes) for g in gt.values()) in out
+    with pytest.raises(SystemExit):
+        ca.main(['--gt-dir', gt_dir, '--pred', 'truth=%s' % (tmp_path / 'truth.jsonl')])   # needs two models

@@ -124,6 +124,48 @@ def image_pr_counts(scores, best, hit, counted, thresholds):
     return out
 
 
+def wider_image_counts(predictions, gt, iou_threshold=0.5, thresh_num=1000, settings=SETTINGS):
+    """Per-image proposal / recall counts of the official protocol, before they are summed over the images.
+
+    Args:
+        predictions, gt, iou_threshold, thresh_num, settings: as :func:`evaluate_wider` (scores are min-max
+            normalised over every evaluated image's predictions).
+    Returns:
+        ``(keys, counts, faces)``: ``keys`` the I image keys of ``gt`` in order; ``counts[setting]`` float64
+        ``[I, T, 2]`` (proposals, recalled counted boxes) at the T descending thresholds, zeros for an image without
+        predictions or ground-truth boxes; ``faces[setting]`` int64 ``[I]`` counted boxes per image.
+    """
+    preds = normalize_scores({k: np.asarray(predictions[k], dtype=np.float64).reshape(-1, 5)
+                              for k in gt if k in predictions})
+    thresholds = 1.0 - np.arange(1, thresh_num + 1, dtype=np.float64) / thresh_num
+    keys = list(gt)
+    counts = dict((s, np.zeros((len(keys), thresh_num, 2))) for s in settings)
+    faces = dict((s, np.array([len(gt[k].keep[s]) for k in keys], dtype=np.int64)) for s in settings)
+    for i, key in enumerate(keys):
+        img = gt[key]
+        p = preds.get(key)
+        if p is None or not len(p) or not len(img.boxes):
+            continue
+        p = p[np.argsort(-p[:, 4], kind='stable')]
+        best, hit = match_image(p, img.boxes, iou_threshold)
+        for s in settings:
+            counted = np.zeros(len(img.boxes), dtype=bool)
+            counted[img.keep[s]] = True
+            counts[s][i] = image_pr_counts(p[:, 4], best, hit, counted, thresholds)
+    return keys, counts, faces
+
+
+def curve_from_counts(counts, num_faces):
+    """``(recall [T], precision [T], AP)`` from proposal / recall counts summed over images (``[T, 2]``) and the
+    number of counted faces; AP is NaN without faces."""
+    with np.errstate(divide='ignore', invalid='ignore'):
+        precision = np.where(counts[:, 0] > 0, counts[:, 1] / counts[:, 0], 0.0)
+    if not num_faces:
+        return np.zeros(len(counts)), precision, float('nan')
+    recall = counts[:, 1] / float(num_faces)
+    return recall, precision, average_precision(recall, precision)
+
+
 def evaluate_wider(predictions, gt, iou_threshold=0.5, thresh_num=1000, settings=SETTINGS):
     """Run the official protocol.
 
@@ -134,33 +176,12 @@ def evaluate_wider(predictions, gt, iou_threshold=0.5, thresh_num=1000, settings
     Returns:
         :class:`WiderResult`.
     """
-    preds = normalize_scores({k: np.asarray(predictions[k], dtype=np.float64).reshape(-1, 5)
-                              for k in gt if k in predictions})
-    thresholds = 1.0 - np.arange(1, thresh_num + 1, dtype=np.float64) / thresh_num
-    matched = {}
-    for key, img in gt.items():
-        p = preds.get(key)
-        if p is None or not len(p) or not len(img.boxes):
-            continue
-        p = p[np.argsort(-p[:, 4], kind='stable')]
-        best, hit = match_image(p, img.boxes, iou_threshold)
-        matched[key] = (p[:, 4], best, hit)
+    _, counts, faces = wider_image_counts(predictions, gt, iou_threshold, thresh_num, settings)
     result = WiderResult(ap={}, num_images=len(gt), missing=sorted(k for k in gt if k not in predictions))
     for s in settings:
-        counts = np.zeros((thresh_num, 2))
-        num_faces = 0
-        for key, img in gt.items():
-            num_faces += len(img.keep[s])
-            if key not in matched:
-                continue
-            counted = np.zeros(len(img.boxes), dtype=bool)
-            counted[img.keep[s]] = True
-            scores, best, hit = matched[key]
-            counts += image_pr_counts(scores, best, hit, counted, thresholds)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            precision = np.where(counts[:, 0] > 0, counts[:, 1] / counts[:, 0], 0.0)
-        recall = counts[:, 1] / num_faces if num_faces else np.zeros(thresh_num)
+        num_faces = int(faces[s].sum())
+        recall, precision, ap = curve_from_counts(counts[s].sum(axis=0), num_faces)
         result.curves[s] = (recall, precision)
         result.num_faces[s] = num_faces
-        result.ap[s] = average_precision(recall, precision) if num_faces else float('nan')
+        result.ap[s] = ap
     return result
