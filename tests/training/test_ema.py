@@ -44,7 +44,7 @@ def test_update_averages_floats_and_copies_counters():
     assert torch.allclose(ema.state_dict()['0.weight'], torch.full_like(avg['0.weight'], 0.75))
     assert ema.updates == 2
     assert not any(p.requires_grad for p in ema.module.parameters()) and not ema.module.training
-    assert float(net[0].weight.flatten()[0]) == 1.0   # the model itself is untouched
+    assert float(net[0].weight.detach().flatten()[0]) == 1.0   # the model itself is untouched
 
 
 def test_the_average_does_not_share_memory_with_the_model():
