@@ -21,8 +21,20 @@ import numpy as np
 
 
 def _load(path):
+    """Prediction records of a JSONL file; ValueError naming the file and line for one that is not a record."""
+    records = []
     with open(path) as f:
-        return [json.loads(ln) for ln in f if ln.strip()]
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValueError('%s:%d: not JSON (%s)' % (path, number, exc))
+            if not isinstance(record, dict) or 'image' not in record:
+                raise ValueError('%s:%d: not a prediction record (a JSON object with "image")' % (path, number))
+            records.append(record)
+    return records
 
 
 def compare(records_a, records_b, gt, resamples=1000, seed=0):
@@ -83,8 +95,8 @@ def main(argv=None):
         records_a, records_b = _load(path_a), _load(path_b)
         result = compare(records_a, records_b, gt, args.resamples, args.seed)
         share = compare_operating_points(gt, records_a, records_b, args.fp_score, args.resamples, args.seed)
-    except (OSError, ValueError) as exc:
-        print('compare_ap: %s' % exc, file=sys.stderr)
+    except (OSError, ValueError, KeyError) as exc:   # KeyError: images.txt names an image the .mat files lack
+        print('compare_ap: %s' % (exc.args[0] if isinstance(exc, KeyError) and exc.args else exc), file=sys.stderr)
         return 1
     print('WIDER FACE AP on %d images, paired bootstrap over %d resamples of the images (seed %d)'
           % (len(gt), args.resamples, args.seed))

@@ -74,3 +74,9 @@ def test_other_networks_or_classes_are_refused(tmp_path):
         average_checkpoints([pa], str(tmp_path / 's.pt'))
     assert main([pa, pc, '--out', str(tmp_path / 's.pt')]) == 1
     assert not (tmp_path / 's.pt').exists()
+
+
+def test_an_output_folder_is_refused_before_anything_is_loaded(tmp_path, capsys):
+    pa = _checkpoint(tmp_path / 'a.pt', build_model('slim', 2))
+    assert main([pa, pa, '--out', str(tmp_path)]) == 1
+    assert 'is a folder' in capsys.readouterr().err

@@ -173,3 +173,15 @@ def test_compare_ap_finds_the_perfect_model_ahead_on_every_resample(tmp_path, sh
     assert 'truth %d faces and 0 clear false positives (100.0 %% faces)' % sum(len(g.boxes) for g in gt.values()) in out
     with pytest.raises(SystemExit):
         ca.main(['--gt-dir', gt_dir, '--pred', 'truth=%s' % (tmp_path / 'truth.jsonl')])   # needs two models
+
+
+@pytest.mark.parametrize('line,what', [('{"image": "a.jpg"', 'not JSON'), ('[1, 2]', 'not a prediction record'),
+                                       ('{"boxes": []}', 'not a prediction record')])
+def test_compare_ap_names_the_line_of_a_bad_prediction_file(tmp_path, shared_data, capsys, line, what):
+    gt_dir = os.path.join(shared_data, 'faces', 'wider_dev')
+    bad = tmp_path / 'bad.jsonl'
+    bad.write_text('\n' + line + '\n')
+    ca = load_script('compare_ap')
+    assert ca.main(['--gt-dir', gt_dir, '--pred', 'a=%s' % bad, '--pred', 'b=%s' % bad]) == 1
+    err = capsys.readouterr().err
+    assert '%s:2: %s' % (bad, what) in err and 'Traceback' not in err

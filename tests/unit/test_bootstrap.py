@@ -45,9 +45,18 @@ def test_per_image_counts_sum_to_the_official_protocol():
     keys, counts, faces = wider_image_counts(preds, gt)
     assert keys == list(gt) and counts['hard'].shape == (6, 1000, 2) and faces['hard'].tolist() == [2] * 6
     official = evaluate_wider(preds, gt)
+    # golden: the value of the protocol before it was split into per-image counts (session 14's evaluate_wider)
+    assert official.ap['hard'] == pytest.approx(0.6302083333, abs=1e-9)
     for s in ('easy', 'medium', 'hard'):
         assert curve_from_counts(counts[s].sum(axis=0), faces[s].sum())[2] == pytest.approx(official.ap[s])
-    assert curve_from_counts(np.zeros((1000, 2)), 0)[2] != curve_from_counts(np.zeros((1000, 2)), 0)[2]   # NaN
+    assert np.isnan(curve_from_counts(np.zeros((1000, 2)), 0)[2])
+
+
+def test_a_resample_without_faces_leaves_the_interval_defined():
+    from face_ssd_ros.evaluation.metrics.bootstrap import BootstrapResult
+    res = BootstrapResult({}, {}, {'hard': np.array([np.nan, 0.1, 0.2, 0.3])})
+    low, high = res.interval('hard', level=0.5)
+    assert 0.1 <= low < high <= 0.3 and res.share_above('hard') == 1.0
 
 
 def test_identical_models_differ_by_nothing():

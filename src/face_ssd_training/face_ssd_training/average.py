@@ -62,6 +62,9 @@ def average_checkpoints(paths, out_path, weights=None):
     OSError / ValueError from loading (missing or corrupt files), each naming the file."""
     if len(paths) < 2:
         raise ValueError('give at least two checkpoints to average')
+    if os.path.isdir(out_path):
+        raise ValueError('--out %s is a folder; give the file to write, e.g. %s' % (out_path,
+                                                                              os.path.join(out_path, 'soup.pt')))
     ckpts = [load_checkpoint(p) for p in paths]
     ref = ckpts[0]['manifest']
     for path, ckpt in zip(paths[1:], ckpts[1:]):
@@ -92,7 +95,7 @@ def main(argv=None):
         ap.error('--weights needs one number per checkpoint (%d), got %d' % (len(args.checkpoints), len(args.weights)))
     try:
         average_checkpoints(args.checkpoints, args.out, args.weights)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:   # RuntimeError: torch.save cannot write the file
         print('face-ssd-average: %s' % exc, file=sys.stderr)
         return 1
     print('averaged %d checkpoints: %s (export it with face-ssd-export)' % (len(args.checkpoints), args.out))

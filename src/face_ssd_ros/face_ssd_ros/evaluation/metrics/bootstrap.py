@@ -19,14 +19,17 @@ class BootstrapResult(object):
         self.diffs = diffs
 
     def interval(self, key, level=0.95):
-        """``(low, high)`` percentile interval of the resampled difference ``key`` (a setting or 'mean')."""
+        """``(low, high)`` percentile interval of the resampled difference ``key`` (a setting or 'mean'), over the
+        resamples where it is defined (a resample without a counted face of a setting has no AP: NaN)."""
         d = self.diffs[key]
         tail = (1.0 - level) / 2.0 * 100.0
-        return float(np.percentile(d, tail)), float(np.percentile(d, 100.0 - tail))
+        return float(np.nanpercentile(d, tail)), float(np.nanpercentile(d, 100.0 - tail))
 
     def share_above(self, key, margin=0.0):
-        """Share of the resamples where AP(a) - AP(b) > ``margin`` for ``key``."""
-        return float(np.mean(self.diffs[key] > margin))
+        """Share of the resamples (where the difference is defined) in which AP(a) - AP(b) > ``margin``."""
+        d = self.diffs[key]
+        d = d[~np.isnan(d)]
+        return float(np.mean(d > margin)) if len(d) else float('nan')
 
 
 def resample_weights(n, resamples=1000, seed=0):

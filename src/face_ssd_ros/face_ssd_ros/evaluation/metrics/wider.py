@@ -124,6 +124,27 @@ def image_pr_counts(scores, best, hit, counted, thresholds):
     return out
 
 
+def _image_counts(predictions, gt, iou_threshold, thresh_num, settings):
+    """Yield ``(index, {setting: [T, 2]})`` for each image of ``gt`` that has predictions and ground-truth boxes
+    (:func:`wider_image_counts`; one image at a time, so summing them needs no ``[I, T, 2]`` array)."""
+    preds = normalize_scores({k: np.asarray(predictions[k], dtype=np.float64).reshape(-1, 5)
+                              for k in gt if k in predictions})
+    thresholds = 1.0 - np.arange(1, thresh_num + 1, dtype=np.float64) / thresh_num
+    for i, key in enumerate(gt):
+        img = gt[key]
+        p = preds.get(key)
+        if p is None or not len(p) or not len(img.boxes):
+            continue
+        p = p[np.argsort(-p[:, 4], kind='stable')]
+        best, hit = match_image(p, img.boxes, iou_threshold)
+        out = {}
+        for s in settings:
+            counted = np.zeros(len(img.boxes), dtype=bool)
+            counted[img.keep[s]] = True
+            out[s] = image_pr_counts(p[:, 4], best, hit, counted, thresholds)
+        yield i, out
+
+
 def wider_image_counts(predictions, gt, iou_threshold=0.5, thresh_num=1000, settings=SETTINGS):
     """Per-image proposal / recall counts of the official protocol, before they are summed over the images.
 
@@ -133,25 +154,15 @@ def wider_image_counts(predictions, gt, iou_threshold=0.5, thresh_num=1000, sett
     Returns:
         ``(keys, counts, faces)``: ``keys`` the I image keys of ``gt`` in order; ``counts[setting]`` float64
         ``[I, T, 2]`` (proposals, recalled counted boxes) at the T descending thresholds, zeros for an image without
-        predictions or ground-truth boxes; ``faces[setting]`` int64 ``[I]`` counted boxes per image.
+        predictions or ground-truth boxes; ``faces[setting]`` int64 ``[I]`` counted boxes per image. (``[I, T, 2]``
+        is 16 kB per image and setting: for a paired bootstrap; :func:`evaluate_wider` sums as it goes.)
     """
-    preds = normalize_scores({k: np.asarray(predictions[k], dtype=np.float64).reshape(-1, 5)
-                              for k in gt if k in predictions})
-    thresholds = 1.0 - np.arange(1, thresh_num + 1, dtype=np.float64) / thresh_num
     keys = list(gt)
     counts = dict((s, np.zeros((len(keys), thresh_num, 2))) for s in settings)
     faces = dict((s, np.array([len(gt[k].keep[s]) for k in keys], dtype=np.int64)) for s in settings)
-    for i, key in enumerate(keys):
-        img = gt[key]
-        p = preds.get(key)
-        if p is None or not len(p) or not len(img.boxes):
-            continue
-        p = p[np.argsort(-p[:, 4], kind='stable')]
-        best, hit = match_image(p, img.boxes, iou_threshold)
+    for i, per_setting in _image_counts(predictions, gt, iou_threshold, thresh_num, settings):
         for s in settings:
-            counted = np.zeros(len(img.boxes), dtype=bool)
-            counted[img.keep[s]] = True
-            counts[s][i] = image_pr_counts(p[:, 4], best, hit, counted, thresholds)
+            counts[s][i] = per_setting[s]
     return keys, counts, faces
 
 
@@ -176,11 +187,14 @@ def evaluate_wider(predictions, gt, iou_threshold=0.5, thresh_num=1000, settings
     Returns:
         :class:`WiderResult`.
     """
-    _, counts, faces = wider_image_counts(predictions, gt, iou_threshold, thresh_num, settings)
+    totals = dict((s, np.zeros((thresh_num, 2))) for s in settings)
+    for _, per_setting in _image_counts(predictions, gt, iou_threshold, thresh_num, settings):
+        for s in settings:
+            totals[s] += per_setting[s]
     result = WiderResult(ap={}, num_images=len(gt), missing=sorted(k for k in gt if k not in predictions))
     for s in settings:
-        num_faces = int(faces[s].sum())
-        recall, precision, ap = curve_from_counts(counts[s].sum(axis=0), num_faces)
+        num_faces = int(sum(len(img.keep[s]) for img in gt.values()))
+        recall, precision, ap = curve_from_counts(totals[s], num_faces)
         result.curves[s] = (recall, precision)
         result.num_faces[s] = num_faces
         result.ap[s] = ap
