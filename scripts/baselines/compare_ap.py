@@ -13,48 +13,28 @@ Usage::
         --pred cand=out/cand/pred_640x480.jsonl --pred v8=out/eval/pred_face_default_640x480.jsonl [--resamples 2000]
 """
 import argparse
-import json
 import os
 import sys
 
 import numpy as np
 
 
-def _load(path):
-    """Prediction records of a JSONL file; ValueError naming the file and line for one that is not a record."""
-    records = []
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise ValueError('%s:%d: not JSON (%s)' % (path, number, exc))
-            if not isinstance(record, dict) or 'image' not in record:
-                raise ValueError('%s:%d: not a prediction record (a JSON object with "image")' % (path, number))
-            records.append(record)
-    return records
-
-
-def compare(records_a, records_b, gt, resamples=1000, seed=0):
-    """Two models' prediction records on the images of ``gt`` -> :class:`BootstrapResult`."""
+def compare(preds_a, preds_b, gt, resamples=1000, seed=0):
+    """Two models' predictions (``{key: [K, 5]}``) on the images of ``gt`` -> :class:`BootstrapResult`."""
     from face_ssd_ros.evaluation.metrics.bootstrap import paired_bootstrap
     from face_ssd_ros.evaluation.metrics.wider import wider_image_counts
-    from face_ssd_ros.evaluation.wider_gt import predictions_from_records
-    _, counts_a, faces = wider_image_counts(predictions_from_records(records_a), gt)
-    _, counts_b, _ = wider_image_counts(predictions_from_records(records_b), gt)
+    _, counts_a, faces = wider_image_counts(preds_a, gt)
+    _, counts_b, _ = wider_image_counts(preds_b, gt)
     return paired_bootstrap(counts_a, counts_b, faces, resamples, seed)
 
 
-def compare_operating_points(gt, records_a, records_b, score=0.6, resamples=1000, seed=0):
+def compare_operating_points(gt, preds_a, preds_b, score=0.6, resamples=1000, seed=0):
     """The share of boxes that are faces at ``score`` (recall_by_size.py's operating point), both models on the
     same resamples: ``(share_a, share_b, diffs [R], (found_a, false_a), (found_b, false_b))``."""
     from face_ssd_ros.evaluation.metrics.bootstrap import resample_weights, share_bootstrap
-    from face_ssd_ros.evaluation.wider_gt import predictions_from_records
     from recall_by_size import operating_point_per_image
-    a = operating_point_per_image(gt, predictions_from_records(records_a), score)
-    b = operating_point_per_image(gt, predictions_from_records(records_b), score)
+    a = operating_point_per_image(gt, preds_a, score)
+    b = operating_point_per_image(gt, preds_b, score)
     share_a, share_b, diffs = share_bootstrap(a[0], a[1], b[0], b[1], resample_weights(len(gt), resamples, seed))
     return share_a, share_b, diffs, (int(a[0].sum()), int(a[1].sum())), (int(b[0].sum()), int(b[1].sum()))
 
@@ -88,13 +68,15 @@ def main(argv=None):
         ap.error('give --pred NAME=JSONL exactly twice (model A, then model B)')
     if args.resamples < 100:
         ap.error('--resamples must be at least 100, got %d' % args.resamples)
-    from face_ssd_ros.evaluation.wider_gt import load_wider_eval_gt, read_image_list
+    from face_ssd_ros.detect.predictions import read_predictions
+    from face_ssd_ros.evaluation.wider_gt import load_wider_eval_gt, predictions_from_records, read_image_list
     try:
         gt = load_wider_eval_gt(args.gt_dir, read_image_list(os.path.join(args.gt_dir, 'images.txt')))
         (name_a, path_a), (name_b, path_b) = [p.split('=', 1) for p in args.pred]
-        records_a, records_b = _load(path_a), _load(path_b)
-        result = compare(records_a, records_b, gt, args.resamples, args.seed)
-        share = compare_operating_points(gt, records_a, records_b, args.fp_score, args.resamples, args.seed)
+        # the project's reader: a bad line is a ValueError naming the file and line
+        preds_a, preds_b = [predictions_from_records(read_predictions(p)) for p in (path_a, path_b)]
+        result = compare(preds_a, preds_b, gt, args.resamples, args.seed)
+        share = compare_operating_points(gt, preds_a, preds_b, args.fp_score, args.resamples, args.seed)
     except (OSError, ValueError, KeyError) as exc:   # KeyError: images.txt names an image the .mat files lack
         print('compare_ap: %s' % (exc.args[0] if isinstance(exc, KeyError) and exc.args else exc), file=sys.stderr)
         return 1

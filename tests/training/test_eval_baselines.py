@@ -175,8 +175,8 @@ def test_compare_ap_finds_the_perfect_model_ahead_on_every_resample(tmp_path, sh
         ca.main(['--gt-dir', gt_dir, '--pred', 'truth=%s' % (tmp_path / 'truth.jsonl')])   # needs two models
 
 
-@pytest.mark.parametrize('line,what', [('{"image": "a.jpg"', 'not JSON'), ('[1, 2]', 'not a prediction record'),
-                                       ('{"boxes": []}', 'not a prediction record')])
+@pytest.mark.parametrize('line,what', [('{"image": "a.jpg"', 'not valid JSON'), ('[1, 2]', 'expected an object'),
+                                       ('{"boxes": []}', 'expected an object')])
 def test_compare_ap_names_the_line_of_a_bad_prediction_file(tmp_path, shared_data, capsys, line, what):
     gt_dir = os.path.join(shared_data, 'faces', 'wider_dev')
     bad = tmp_path / 'bad.jsonl'
