@@ -237,7 +237,7 @@ def engines_part(rate, frames, rounds, calib_images=100, log=print):
 
 
 _RECEIVER = r'''
-import json, os, resource, sys, time
+import json, os, resource, select, sys, time
 import rclpy
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -262,22 +262,26 @@ if role == 'publisher':
     pub = node.create_publisher(Image, 'cpu_budget_image', qos)
     node.create_timer(1.0 / rate, lambda: pub.publish(msg))
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not select.select([sys.stdin], [], [], 0)[0]:   # until the parent closes stdin
         rclpy.spin_once(node, timeout_sec=0.1)
 else:
     got = [0]
     def callback(m):
         got[0] += 1
     node.create_subscription(Image, 'cpu_budget_image', callback, qos)
-    end = time.monotonic() + 2.0
+    first = time.monotonic() + 30.0              # the publisher may be slow to start on a loaded machine
+    while not got[0] and time.monotonic() < first:
+        spin_once(timeout_sec=0.1)
+    end = time.monotonic() + 1.0                 # then one second of frames before measuring
     while time.monotonic() < end:
         spin_once(timeout_sec=0.1)
-    c0, f0, t0, n0 = os.times(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic(), got[0]
+    # process_time() reads a nanosecond clock; os.times() counts 10 ms ticks, too coarse for short runs
+    c0, f0, t0, n0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic(), got[0]
     end = t0 + seconds
     while time.monotonic() < end:
         spin_once(timeout_sec=0.1)
-    c1, f1, t1 = os.times(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic()
-    print(json.dumps({'frames': got[0] - n0, 'cpu_percent': 100.0 * (c1[0] + c1[1] - c0[0] - c0[1]) / (t1 - t0),
+    c1, f1, t1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.monotonic()
+    print(json.dumps({'frames': got[0] - n0, 'cpu_percent': 100.0 * (c1 - c0) / (t1 - t0),
                       'minor_faults_per_s': (f1 - f0) / (t1 - t0)}))
 node.destroy_node()
 rclpy.try_shutdown()
@@ -296,12 +300,13 @@ def receive_part(rate, width, height, seconds=10.0, log=print):
     if events_executor_factory() is not None:
         roles.append(('events', 'keep_frame_buffers()', 'events'))
     for role, label, executor in roles:
-        args = [str(seconds + 4.0), str(rate), str(width), str(height)]
-        pub = subprocess.Popen([sys.executable, '-c', _RECEIVER, 'publisher'] + args, env=env)
+        args = [str(seconds + 40.0), str(rate), str(width), str(height)]     # ends early: see stdin.close()
+        pub = subprocess.Popen([sys.executable, '-c', _RECEIVER, 'publisher'] + args, env=env, stdin=subprocess.PIPE)
         try:
             out = subprocess.check_output([sys.executable, '-c', _RECEIVER, role, str(seconds), str(rate), str(width),
                                            str(height)], env=env, universal_newlines=True)
         finally:
+            pub.stdin.close()
             pub.wait()
         row = json.loads(out.strip().splitlines()[-1])
         row['allocator'], row['executor'] = label, executor
