@@ -62,7 +62,7 @@ train-default: pseudo-labels
 
 # The shipped model (v8): at 320x240 stage 6's last epoch (v7's weights; its dlib validation mAP was 1.0 from epoch 2
 # on, so the schedule's end), at 640x480 stage 10's last epoch (the rule in face_default_stage10.yaml), each with its
-# weights-only checkpoint (the start of every fine-tuning at that size: train.init_checkpoint). Stages 7-9, 11-22 were
+# weights-only checkpoint (the start of every fine-tuning at that size: train.init_checkpoint). Stages 7-9, 11-23 were
 # trials (docs/MODEL.md, "What was tried"); make train-default does not run them.
 MODELS := src/face_ssd_ros/face_ssd_ros/models
 SHIP_CKPT ?= runs/face_default_stage6/last.pt

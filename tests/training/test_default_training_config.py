@@ -294,3 +294,20 @@ def test_stage22_trial_is_stage21_with_an_average_of_the_weights():
     differing = sorted(k for k in stage22['train'] if stage22['train'][k] != stage21['train'][k])
     assert differing == ['ema']                      # ema_tau keeps the default, 200
     assert stage22['output']['dir'] == 'runs/face_default_stage22'
+
+
+STAGE23 = os.path.join(REPO, 'config', 'training', 'face_default_stage23.yaml')
+
+
+def test_stage23_trial_is_stage21_with_another_seed_a_lower_rate_and_the_weight_average():
+    """Session 16's trial (docs/MODEL.md, "What was tried"): a third fine-tuning of v8's 640x480 weights to average
+    with v8, stage 21 and stage 22; only the seed, rate, epochs and average differ from stage 21."""
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE21]
+    stage21, stage23 = load_config(base), load_config(base + [STAGE23])
+    assert _init_checkpoint(STAGE23, stage23) == os.path.normpath(SHIPPED_640)
+    assert stage23['data'] == stage21['data'] and stage23['model'] == stage21['model']
+    assert (stage23['train']['lr'], stage23['train']['epochs'], stage23['train']['ema']) == (0.006, 3, 0.998)
+    assert stage23['train']['seed'] != stage21['train']['seed']
+    differing = sorted(k for k in stage23['train'] if stage23['train'][k] != stage21['train'][k])
+    assert differing == ['ema', 'epochs', 'lr', 'seed']
+    assert stage23['output']['dir'] == 'runs/face_default_stage23'
