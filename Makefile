@@ -59,13 +59,23 @@ train-default: pseudo-labels
 	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
 	  --config config/training/face_default_stage5.yaml --config config/training/face_default_stage6.yaml \
 	  --config config/training/face_default_stage10.yaml
+	for s in 21 "21 22" "21 23"; do   # three fine-tunings of stage 10's weights (their configs name the shipped copy)
+	  face-ssd-train $(STAGE10_CONFIGS) $$(for n in $$s; do echo --config config/training/face_default_stage$$n.yaml; done) \
+	    --set train.init_checkpoint=$(CURDIR)/runs/face_default_stage10/last.pt
+	done
+	face-ssd-average runs/face_default_stage10/last.pt runs/face_default_stage21/last.pt \
+	  runs/face_default_stage22/last.pt runs/face_default_stage23/last.pt --out runs/face_default_soup23.pt
 
-# The shipped model (v8): at 320x240 stage 6's last epoch (v7's weights; its dlib validation mAP was 1.0 from epoch 2
-# on, so the schedule's end), at 640x480 stage 10's last epoch (the rule in face_default_stage10.yaml), each with its
-# weights-only checkpoint (the start of every fine-tuning at that size: train.init_checkpoint). Stages 7-9, 11-23 were
-# trials (docs/MODEL.md, "What was tried"); make train-default does not run them.
+STAGE10_CONFIGS := --config config/training/face_default.yaml \
+  $(foreach n,2 3 4 5 6 10,--config config/training/face_default_stage$(n).yaml)
+
+# The shipped model (v9): at 320x240 the uniform average of stage 10's weights and stages 21, 22 and 23 (the rule in
+# face_default_stage23.yaml), at 640x480 stage 10's last epoch (v8's; the rule in face_default_stage10.yaml), each
+# with its weights-only checkpoint (the start of every fine-tuning at that size: train.init_checkpoint). Stages 7-9,
+# 11-20 were trials (docs/MODEL.md, "What was tried"), and stages 21-23 alone too; make train-default runs 21-23 only
+# for the average.
 MODELS := src/face_ssd_ros/face_ssd_ros/models
-SHIP_CKPT ?= runs/face_default_stage6/last.pt
+SHIP_CKPT ?= runs/face_default_soup23.pt
 SHIP_CKPT_640x480 ?= runs/face_default_stage10/last.pt
 ship-default: setup
 	$(ACTIVATE)

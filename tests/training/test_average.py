@@ -58,8 +58,25 @@ def test_checkpoints_round_trip_into_an_exportable_soup(tmp_path):
     assert len(soup['averaged_from']) == 2 and soup['manifest']['arch'] == 'slim'
     fresh = build_model('slim', 2)
     fresh.load_state_dict(soup['model'])                          # the same network takes it
-    export_checkpoint(str(tmp_path / 'soup.pt'), str(tmp_path / 'soup.onnx'), verbose=False)
+    manifest = export_checkpoint(str(tmp_path / 'soup.pt'), str(tmp_path / 'soup.onnx'), verbose=False)
     assert (tmp_path / 'soup.onnx').stat().st_size > 0
+    # the manifest names the ingredients (no machine's folders) instead of an epoch
+    assert manifest['training']['averaged_from'] == [{'checkpoint': '%s/a.pt' % tmp_path.name, 'weight': 0.5},
+                                                     {'checkpoint': '%s/b.pt' % tmp_path.name, 'weight': 0.5}]
+    assert 'epoch' not in manifest['training']
+    from face_ssd_training.export import save_weights_only
+    slim = save_weights_only(str(tmp_path / 'soup.pt'), str(tmp_path / 'ship.pt'))
+    assert slim['averaged_from'] == soup['averaged_from'] and 'optimizer' not in slim
+    assert torch.load(str(tmp_path / 'ship.pt'), weights_only=True)['averaged_weights'] == [1.0, 1.0]
+
+
+def test_weighted_soup_manifest_gives_normalised_weights():
+    from face_ssd_training.export import training_record
+    record = training_record({'commit': 'abc'}, {'averaged_from': ['/x/runs/s21/last.pt', 'models/v8.pt'],
+                                                 'averaged_weights': [3.0, 1.0], 'epoch': 5})
+    assert record == {'commit': 'abc', 'averaged_from': [{'checkpoint': 's21/last.pt', 'weight': 0.75},
+                                                         {'checkpoint': 'models/v8.pt', 'weight': 0.25}]}
+    assert training_record({}, {'epoch': 3}) == {'epoch': 4}      # a training run: epochs trained
 
 
 def test_other_networks_or_classes_are_refused(tmp_path):

@@ -1,5 +1,6 @@
 """The shipped model's training config: it validates, it never trains on the evaluation set, every path it names is
 either the shared data or a pseudo-label file that scripts/make_pseudo_labels.sh (run by `make train-default`) writes."""
+import json
 import os
 import re
 
@@ -311,3 +312,21 @@ def test_stage23_trial_is_stage21_with_another_seed_a_lower_rate_and_the_weight_
     differing = sorted(k for k in stage23['train'] if stage23['train'][k] != stage21['train'][k])
     assert differing == ['ema', 'epochs', 'lr', 'seed']
     assert stage23['output']['dir'] == 'runs/face_default_stage23'
+
+
+def test_the_320x240_export_is_the_soup_of_stage10_and_stages_21_to_23_and_make_train_default_rebuilds_it():
+    """v9's 320x240 weights (docs/MODEL.md): the uniform average of stage 10's last epoch and the last epochs of
+    stages 21, 22 and 23, each of which make train-default trains from stage 10's run (not the shipped copy)."""
+    makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
+    assert re.search(r'SHIP_CKPT \?= runs/face_default_soup23\.pt', makefile)
+    assert re.search(r'for s in 21 "21 22" "21 23"; do', makefile)
+    assert '--set train.init_checkpoint=$(CURDIR)/runs/face_default_stage10/last.pt' in makefile
+    assert re.search(r'face-ssd-average runs/face_default_stage10/last\.pt\s+runs/face_default_stage21/last\.pt\s+'
+                     r'runs/face_default_stage22/last\.pt\s+runs/face_default_stage23/last\.pt\s+'
+                     r'--out runs/face_default_soup23\.pt', makefile)
+    assert re.search(r'face-ssd-export \$\(SHIP_CKPT\) --out \$\(MODELS\)/face_default\.onnx --input-size 320x240\s+'
+                     r'--weights-out \$\(MODELS\)/face_default\.pt', makefile)
+    shipped = json.load(open(os.path.join(REPO, 'src', 'face_ssd_ros', 'face_ssd_ros', 'models', 'face_default.json')))
+    assert [(a['checkpoint'], a['weight']) for a in shipped['training']['averaged_from']] == [
+        ('models/face_default_640x480.pt', 0.25), ('face_default_stage21/last.pt', 0.25),
+        ('face_default_stage22/last.pt', 0.25), ('face_default_stage23/last.pt', 0.25)]

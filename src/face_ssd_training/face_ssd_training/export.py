@@ -77,7 +77,7 @@ def export_checkpoint(checkpoint, out_path, input_size=None, opset=13, verbose=T
     if input_size:
         manifest = resized_manifest(manifest, model, *input_size)
     im = InferenceModel(model, manifest['input']['width'], manifest['input']['height']).eval()
-    manifest['training'] = dict(manifest.get('training', {}), epoch=int(ckpt.get('epoch', -1)) + 1)
+    manifest['training'] = training_record(manifest.get('training', {}), ckpt)
     export_onnx(im, manifest, out_path, opset)
     ds, db = parity(im, out_path, manifest)
     if verbose:
@@ -89,12 +89,30 @@ def export_checkpoint(checkpoint, out_path, input_size=None, opset=13, verbose=T
     return manifest
 
 
+def training_record(training, ckpt):
+    """The manifest's ``training`` entry for a checkpoint: ``epoch`` (epochs trained) for a training run; for an
+    average of checkpoints (face-ssd-average) ``averaged_from`` instead, each ingredient as its last two path parts
+    (e.g. ``face_default_stage21/last.pt``, no machine's folders) with its weight."""
+    training = dict(training)
+    if ckpt.get('averaged_from'):
+        training.pop('epoch', None)
+        weights = ckpt.get('averaged_weights') or [1.0] * len(ckpt['averaged_from'])
+        total = float(sum(weights))
+        training['averaged_from'] = [{'checkpoint': '/'.join(os.path.normpath(p).split(os.sep)[-2:]),
+                                      'weight': round(float(w) / total, 6)}
+                                     for p, w in zip(ckpt['averaged_from'], weights)]
+    else:
+        training['epoch'] = int(ckpt.get('epoch', -1)) + 1
+    return training
+
+
 def save_weights_only(checkpoint, out_path):
     """A copy of a training checkpoint without optimizer and scheduler state (what ships beside the ONNX): ``model``,
-    ``manifest``, ``config``, ``epoch``, ``metrics``. Loads with ``torch.load(weights_only=True)`` and works as
-    ``train.init_checkpoint``. Returns the dict written."""
+    ``manifest``, ``config``, ``epoch``, ``metrics`` (and an average's ``averaged_from`` / ``averaged_weights``).
+    Loads with ``torch.load(weights_only=True)`` and works as ``train.init_checkpoint``. Returns the dict written."""
     ckpt = load_checkpoint(checkpoint)
-    slim = dict((k, ckpt[k]) for k in ('model', 'manifest', 'config', 'epoch', 'metrics') if k in ckpt)
+    slim = dict((k, ckpt[k]) for k in ('model', 'manifest', 'config', 'epoch', 'metrics', 'averaged_from',
+                                       'averaged_weights') if k in ckpt)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     torch.save(slim, out_path)
     return slim
