@@ -121,7 +121,7 @@ def test_training_with_mosaic_runs_on_real_images(tmp_path):
                              'gt': os.path.join(dlib, 'dlib_bbx_gt.txt')}]
     trainer = Trainer(cfg, progress=False)
     assert isinstance(trainer.train_set, MosaicDataset)
-    images, loc, labels, ids = next(iter(trainer.train_loader))
+    images, loc, labels, ids, soft = next(iter(trainer.train_loader))
     assert tuple(images.shape) == (4, 3, 120, 160) and all(i.endswith('+mosaic') for i in ids)
     assert int((labels > 0).sum()) > 0  # faces from the canvases were matched to priors
     res = trainer.run()

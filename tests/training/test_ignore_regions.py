@@ -81,7 +81,7 @@ def test_training_with_ignore_regions_on_real_images(tmp_path):
     assert any((raw_target(trainer.val_set, i)[1] == IGNORE_LABEL).any() for i in range(len(trainer.val_set)))
     counts = np.zeros(2, np.int64)  # ignored priors, positive priors over a few random batches
     for _ in range(4):
-        _, _, labels, _ = next(iter(trainer.train_loader))
+        _, _, labels, _, _ = next(iter(trainer.train_loader))
         counts += [int((labels == IGNORE_LABEL).sum()), int((labels > 0).sum())]
     assert counts.min() > 0, counts
     res = trainer.run()

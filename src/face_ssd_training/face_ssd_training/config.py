@@ -77,6 +77,8 @@ _RULES = {
     'train.grad_clip': (_NUM, lambda v: v >= 0, '>= 0 (0 = off)'),
     'train.ema': (_NUM, lambda v: 0 <= v < 1, 'in [0, 1) (0 = off; e.g. 0.998)'),
     'train.ema_tau': (_NUM, lambda v: v > 0, '> 0 (updates)'),
+    'train.distill_weight': (_NUM, lambda v: v > 0, '> 0'),
+    'train.distill_min_score': (_NUM, lambda v: 0 < v < 1, 'in (0, 1)'),
     'train.seed': (int, None, 'an integer'),
     'train.val_every': (int, lambda v: v >= 1, '>= 1'),
     'train.max_iters': (int, lambda v: v >= 0, '>= 0'),
@@ -143,6 +145,9 @@ def check_config(cfg):
             raise ConfigError('train.%s must be auto, true or false, got %r' % (key, t[key]))
     if t['base_lr'] is not None and not (isinstance(t['base_lr'], _NUM) and t['base_lr'] >= 0):
         raise ConfigError('train.base_lr must be null or >= 0, got %r' % (t['base_lr'],))
+    from .distill import TEACHERS
+    if t['distill'] is not None and t['distill'] not in TEACHERS:
+        raise ConfigError('train.distill must be null or one of %s, got %r' % (', '.join(TEACHERS), t['distill']))
     if t['scheduler'] == 'multistep' and not all(isinstance(m, int) and m > 0 for m in t['milestones']):
         raise ConfigError('train.milestones must be positive epochs, got %r' % (t['milestones'],))
     labels = cfg['data']['labels']

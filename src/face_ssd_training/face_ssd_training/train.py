@@ -87,15 +87,18 @@ class MatchTargets(object):
 
     ``(image [3,h,w], target) -> (image, {"loc": [N,4], "labels": [N], "image_id": str})``; runs in
     the DataLoader workers so matching costs the training loop nothing. A target with ``exhaustive`` False (an
-    image labelled in part) keeps its positives and ignores every other prior: no negatives from it.
+    image labelled in part) keeps its positives and ignores every other prior: no negatives from it. With a
+    ``teacher`` (:mod:`.distill`) the target also holds ``"soft": [N]``, the teacher's soft target per prior on the
+    transformed image.
     """
 
-    def __init__(self, transform, priors, variances, iou_threshold, ignore_iou_threshold=0.2):
+    def __init__(self, transform, priors, variances, iou_threshold, ignore_iou_threshold=0.2, teacher=None):
         self.transform = transform
         self.priors = priors
         self.variances = variances
         self.iou_threshold = iou_threshold
         self.ignore_iou_threshold = ignore_iou_threshold
+        self.teacher = teacher
 
     def __call__(self, image, target):
         image, target = self.transform(image, target)
@@ -105,13 +108,20 @@ class MatchTargets(object):
         if target.get('exhaustive', True) is False:
             prior_labels[prior_labels == 0] = IGNORE_LABEL
         loc = encode(corner_to_center(matched), self.priors, self.variances)
-        return image, {'loc': loc, 'labels': prior_labels, 'image_id': target.get('image_id', '')}
+        out = {'loc': loc, 'labels': prior_labels, 'image_id': target.get('image_id', '')}
+        if self.teacher is not None:
+            from .distill import soft_targets
+            t_boxes, t_scores = self.teacher(image)
+            out['soft'] = soft_targets(t_boxes, t_scores, self.priors, self.iou_threshold)
+        return image, out
 
 
 def collate_matched(batch):
-    """[(image, {"loc", "labels", "image_id"})] -> (images [B,3,h,w], loc [B,N,4], labels [B,N], ids)."""
+    """[(image, {"loc", "labels", "image_id"[, "soft"]})] -> (images [B,3,h,w], loc [B,N,4], labels [B,N], ids,
+    soft [B,N] or None when the items carry no teacher targets)."""
+    soft = torch.stack([b[1]['soft'] for b in batch]) if 'soft' in batch[0][1] else None
     return (torch.stack([b[0] for b in batch]), torch.stack([b[1]['loc'] for b in batch]),
-            torch.stack([b[1]['labels'] for b in batch]), [b[1]['image_id'] for b in batch])
+            torch.stack([b[1]['labels'] for b in batch]), [b[1]['image_id'] for b in batch], soft)
 
 
 #: Skipped or repaired data items printed per dataset (all of them go to the issues file).
@@ -258,6 +268,16 @@ class Trainer(object):
             else torch.preserve_format
         if self.memory_format is torch.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        self.teacher = self.distill_loss = None
+        if t['distill'] is not None:
+            from .distill import DistillLoss, build_teacher
+            self.teacher = build_teacher(t['distill'], self.mean, self.std, m['channel_order'],
+                                         t['distill_min_score'])
+            try:
+                self.teacher.check()
+            except ImportError as exc:
+                raise ConfigError('train.distill=%s: %s' % (t['distill'], exc))
+            self.distill_loss = DistillLoss(t['distill_weight'], t['neg_pos_ratio'], t['min_negatives'])
         priors = self.model.priors(self.width, self.height)
         from .data.transforms import build_transform, rgb_fill
         val_tf = MatchTargets(build_transform('eval', (self.width, self.height), self.mean, self.std,
@@ -339,12 +359,12 @@ class Trainer(object):
         item = MatchTargets(build_transform(cfg['data']['augment'], size, self.mean, self.std,
                                             channel_order=m['channel_order'], min_size_px=cfg['data']['min_box_size'],
                                             small_boxes=cfg['data']['small_boxes']),
-                            priors, variances, t['iou_threshold'], t['ignore_iou_threshold'])
+                            priors, variances, t['iou_threshold'], t['ignore_iou_threshold'], self.teacher)
         if cfg['data']['mosaic'] <= 0:
             return item, None
         post = MatchTargets(build_mosaic_post(self.mean, self.std, m['channel_order'], cfg['data']['min_box_size'],
                                               cfg['data']['small_boxes']),
-                            priors, variances, t['iou_threshold'], t['ignore_iou_threshold'])
+                            priors, variances, t['iou_threshold'], t['ignore_iou_threshold'], self.teacher)
         return item, post
 
     def _init_from(self, path):
@@ -424,7 +444,7 @@ class Trainer(object):
         if self.distributed:
             self.train_loader.sampler.set_epoch(epoch)
         n_batches = len(self.train_loader)
-        sums = np.zeros(3)
+        sums = np.zeros(4)
         count = 0
         bar = None
         if self.progress and self.rank == 0:
@@ -432,14 +452,16 @@ class Trainer(object):
             bar = tqdm(total=n_batches, desc='epoch %d/%d' % (epoch + 1, t['epochs']), unit='batch',
                        file=sys.stderr, dynamic_ncols=True, mininterval=2.0)
         lr = 0.0
-        for i, (images, loc_t, labels, ids) in enumerate(self.train_loader):
+        for i, (images, loc_t, labels, ids, soft) in enumerate(self.train_loader):
             lr = self._set_lr(epoch + i / float(max(n_batches, 1)))
             images = images.to(self.device, memory_format=self.memory_format)
             loc_t, labels = loc_t.to(self.device), labels.to(self.device)
             with torch.autocast(self.device.type, enabled=self.use_amp):
                 conf, loc = self.net(images)
                 reg, cls = self.criterion(conf.float(), loc.float(), labels, loc_t)
-                loss = reg + cls
+                kd = self.distill_loss(conf.float(), labels, soft.to(self.device)) \
+                    if self.distill_loss is not None else torch.zeros((), device=self.device)
+                loss = reg + cls + kd
             if not torch.isfinite(loss):
                 raise TrainingError('non-finite loss (%s) at epoch %d, batch %d; images: %s. Check these files with '
                                     'face-ssd-validate-data, or lower train.lr' % (loss.item(), epoch + 1, i, ', '.join(ids)))
@@ -452,21 +474,27 @@ class Trainer(object):
             self.scaler.update()
             if self.ema is not None:
                 self.ema.update(self.model)
-            sums += [loss.item(), reg.item(), cls.item()]
+            sums += [loss.item(), reg.item(), cls.item(), kd.item()]
             count += 1
             self.iteration += 1
             if bar is not None:
                 bar.update(1)
                 if i % t['log_every'] == 0:
-                    bar.set_postfix(loss='%.3f' % (sums[0] / count), reg='%.3f' % (sums[1] / count),
-                                    cls='%.3f' % (sums[2] / count), lr='%.2g' % lr)
+                    post = dict(loss='%.3f' % (sums[0] / count), reg='%.3f' % (sums[1] / count),
+                                cls='%.3f' % (sums[2] / count), lr='%.2g' % lr)
+                    if self.distill_loss is not None:
+                        post['kd'] = '%.3f' % (sums[3] / count)
+                    bar.set_postfix(**post)
             if t['max_iters'] and self.iteration >= t['max_iters']:
                 break
         if bar is not None:
             bar.close()
         avg = sums / max(count, 1)
-        return {'loss': float(avg[0]), 'reg_loss': float(avg[1]), 'cls_loss': float(avg[2]), 'lr': float(lr),
-                'batches': count}
+        row = {'loss': float(avg[0]), 'reg_loss': float(avg[1]), 'cls_loss': float(avg[2]), 'lr': float(lr),
+               'batches': count}
+        if self.distill_loss is not None:
+            row['distill_loss'] = float(avg[3])
+        return row
 
     @torch.no_grad()
     def validate(self):
@@ -476,7 +504,7 @@ class Trainer(object):
         model.eval()
         sums = np.zeros(3)
         count = 0
-        for images, loc_t, labels, _ in self.val_loader:
+        for images, loc_t, labels, _, _ in self.val_loader:
             images = images.to(self.device, memory_format=self.memory_format)
             loc_t, labels = loc_t.to(self.device), labels.to(self.device)
             conf, loc = model(images)
