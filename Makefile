@@ -59,7 +59,7 @@ train-default: pseudo-labels
 	  --config config/training/face_default_stage3.yaml --config config/training/face_default_stage4.yaml \
 	  --config config/training/face_default_stage5.yaml --config config/training/face_default_stage6.yaml \
 	  --config config/training/face_default_stage10.yaml
-	for s in 21 "21 22" "21 23"; do   # three fine-tunings of stage 10's weights (their configs name the shipped copy)
+	for s in 21 "21 22" "21 23" "21 23 24"; do   # four fine-tunings of stage 10's weights
 	  face-ssd-train $(STAGE10_CONFIGS) $$(for n in $$s; do echo --config config/training/face_default_stage$$n.yaml; done) \
 	    --set train.init_checkpoint=$(CURDIR)/runs/face_default_stage10/last.pt
 	done
@@ -69,14 +69,14 @@ train-default: pseudo-labels
 STAGE10_CONFIGS := --config config/training/face_default.yaml \
   $(foreach n,2 3 4 5 6 10,--config config/training/face_default_stage$(n).yaml)
 
-# The shipped model (v9): at 320x240 the uniform average of stage 10's weights and stages 21, 22 and 23 (the rule in
-# face_default_stage23.yaml), at 640x480 stage 10's last epoch (v8's; the rule in face_default_stage10.yaml), each
-# with its weights-only checkpoint (the start of every fine-tuning at that size: train.init_checkpoint). Stages 7-9,
-# 11-20 were trials (docs/MODEL.md, "What was tried"), and stages 21-23 alone too; make train-default runs 21-23 only
-# for the average.
+# The shipped model (v10): at 320x240 v9's uniform average of stage 10's weights and stages 21, 22 and 23 (the rule
+# in face_default_stage23.yaml), at 640x480 stage 24's last epoch (distilled from CenterFace; the rule in
+# face_default_stage24.yaml), each with its weights-only checkpoint (the start of every fine-tuning at that size:
+# train.init_checkpoint). Stages 7-9, 11-20 were trials (docs/MODEL.md, "What was tried"), and stages 21-23 alone
+# too; make train-default runs 21-23 only for the average.
 MODELS := src/face_ssd_ros/face_ssd_ros/models
 SHIP_CKPT ?= runs/face_default_soup23.pt
-SHIP_CKPT_640x480 ?= runs/face_default_stage10/last.pt
+SHIP_CKPT_640x480 ?= runs/face_default_stage24/last.pt
 ship-default: setup
 	$(ACTIVATE)
 	face-ssd-export $(SHIP_CKPT) --out $(MODELS)/face_default.onnx --input-size 320x240 --weights-out $(MODELS)/face_default.pt

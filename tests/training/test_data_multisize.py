@@ -74,7 +74,7 @@ def test_training_alternates_sizes_on_real_images(tmp_path, mosaic):
     n = trainer.train_images
     assert len(trainer.train_set) == 2 * n and len(trainer.train_loader) == n // 4
     shapes = []
-    for images, loc, labels, _ in trainer.train_loader:
+    for images, loc, labels, _, _ in trainer.train_loader:
         shapes.append(tuple(images.shape[2:]))
         assert loc.shape[1] == labels.shape[1] == int(trainer.model.priors(images.shape[3], images.shape[2]).shape[0])
         if len(shapes) == 4:

@@ -172,7 +172,7 @@ def test_stage6_trains_stage5s_data_at_640x480_from_the_shipped_v6_weights():
 STAGE10 = os.path.join(REPO, 'config', 'training', 'face_default_stage10.yaml')
 
 
-def test_stage10_trains_the_640x480_export_from_v7_and_ships_with_its_own_checkpoint():
+def test_stage10_trains_the_640x480_export_from_v7_and_the_export_ships_with_its_own_checkpoint():
     stage6 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6])
     stage10 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10])
     assert stage10['data'] == stage6['data'] and stage10['model'] == stage6['model']   # 640x480, same network
@@ -181,26 +181,23 @@ def test_stage10_trains_the_640x480_export_from_v7_and_ships_with_its_own_checkp
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'--config config/training/face_default_stage6\.yaml\s+'
                      r'--config config/training/face_default_stage10\.yaml', makefile)
-    ship = re.search(r'SHIP_CKPT_640x480 \?= (\S+)', makefile).group(1)
-    assert ship == stage10['output']['dir'] + '/last.pt'
     assert re.search(r'face-ssd-export \$\(SHIP_CKPT_640x480\) --out \$\(MODELS\)/face_default_640x480\.onnx '
                      r'--input-size 640x480\s+--weights-out \$\(MODELS\)/face_default_640x480\.pt', makefile)
 
 
 STAGE15 = os.path.join(REPO, 'config', 'training', 'face_default_stage15.yaml')
 STAGE16 = os.path.join(REPO, 'config', 'training', 'face_default_stage16.yaml')
-SHIPPED_640 = os.path.join(REPO, 'src', 'face_ssd_ros', 'face_ssd_ros', 'models', 'face_default_640x480.pt')
 
 
 def test_stage15_and_16_trials_change_one_thing_each_from_the_shipped_640x480_weights():
     """The session-12 trials (docs/MODEL.md, "What was tried"): stage 15 adds only model.extra_blocks, stage 16 only
-    CenterFace's labels for the two small-face sets; both start from the shipped 640x480 checkpoint."""
+    CenterFace's labels for the two small-face sets; both start from v8's 640x480 weights (stage 10's run)."""
     stage10 = load_config([CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10])
     base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10]
     stage15, stage16 = load_config(base + [STAGE15]), load_config(base + [STAGE16])
     for cfg, path in ((stage15, STAGE15), (stage16, STAGE16)):
         init = _init_checkpoint(path, cfg)
-        assert init == os.path.normpath(SHIPPED_640)
+        assert init == _run_checkpoint(stage10, 'last.pt')   # v8's 640x480 weights (shipped until v10)
     assert stage15['data'] == stage10['data']
     assert dict(stage15['model'], extra_blocks=None) == stage10['model']
     assert stage15['model']['extra_blocks'] == [0, 1, 2]
@@ -269,11 +266,11 @@ STAGE21 = os.path.join(REPO, 'config', 'training', 'face_default_stage21.yaml')
 
 
 def test_stage21_trial_restarts_the_shipped_640x480_weights_at_a_high_learning_rate_and_changes_nothing_else():
-    """Session 14's trial (docs/MODEL.md, "What was tried"): v8's data, model and augmentation, from the shipped
-    640x480 checkpoint, 4 epochs cosine from lr 0.008 (every 640x480 trial before used 0.002-0.004)."""
+    """Session 14's trial (docs/MODEL.md, "What was tried"): v8's data, model and augmentation, from v8's 640x480
+    weights, 4 epochs cosine from lr 0.008 (every 640x480 trial before used 0.002-0.004)."""
     base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10]
     stage10, stage21 = load_config(base), load_config(base + [STAGE21])
-    assert _init_checkpoint(STAGE21, stage21) == os.path.normpath(SHIPPED_640)
+    assert _init_checkpoint(STAGE21, stage21) == _run_checkpoint(stage10, 'last.pt')
     assert stage21['data'] == stage10['data'] and stage21['model'] == stage10['model']
     assert (stage21['train']['lr'], stage21['train']['epochs'], stage21['train']['warmup_epochs']) == (0.008, 4, 0.3)
     assert stage21['train']['lr'] > 2 * stage10['train']['lr']
@@ -290,7 +287,7 @@ def test_stage22_trial_is_stage21_with_an_average_of_the_weights():
     base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE21]
     stage21, stage22 = load_config(base), load_config(base + [STAGE22])
     assert stage21['train']['ema'] == 0 and stage22['train']['ema'] == 0.998
-    assert _init_checkpoint(STAGE22, stage22) == os.path.normpath(SHIPPED_640)
+    assert _init_checkpoint(STAGE22, stage22) == _init_checkpoint(STAGE21, stage21)
     assert stage22['data'] == stage21['data'] and stage22['model'] == stage21['model']
     differing = sorted(k for k in stage22['train'] if stage22['train'][k] != stage21['train'][k])
     assert differing == ['ema']                      # ema_tau keeps the default, 200
@@ -305,7 +302,7 @@ def test_stage23_trial_is_stage21_with_another_seed_a_lower_rate_and_the_weight_
     with v8, stage 21 and stage 22; only the seed, rate, epochs and average differ from stage 21."""
     base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE21]
     stage21, stage23 = load_config(base), load_config(base + [STAGE23])
-    assert _init_checkpoint(STAGE23, stage23) == os.path.normpath(SHIPPED_640)
+    assert _init_checkpoint(STAGE23, stage23) == _init_checkpoint(STAGE21, stage21)
     assert stage23['data'] == stage21['data'] and stage23['model'] == stage21['model']
     assert (stage23['train']['lr'], stage23['train']['epochs'], stage23['train']['ema']) == (0.006, 3, 0.998)
     assert stage23['train']['seed'] != stage21['train']['seed']
@@ -319,7 +316,7 @@ def test_the_320x240_export_is_the_soup_of_stage10_and_stages_21_to_23_and_make_
     stages 21, 22 and 23, each of which make train-default trains from stage 10's run (not the shipped copy)."""
     makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
     assert re.search(r'SHIP_CKPT \?= runs/face_default_soup23\.pt', makefile)
-    assert re.search(r'for s in 21 "21 22" "21 23"; do', makefile)
+    assert re.search(r'for s in 21 "21 22" "21 23" "21 23 24"; do', makefile)
     assert '--set train.init_checkpoint=$(CURDIR)/runs/face_default_stage10/last.pt' in makefile
     assert re.search(r'face-ssd-average runs/face_default_stage10/last\.pt\s+runs/face_default_stage21/last\.pt\s+'
                      r'runs/face_default_stage22/last\.pt\s+runs/face_default_stage23/last\.pt\s+'
@@ -328,5 +325,29 @@ def test_the_320x240_export_is_the_soup_of_stage10_and_stages_21_to_23_and_make_
                      r'--weights-out \$\(MODELS\)/face_default\.pt', makefile)
     shipped = json.load(open(os.path.join(REPO, 'src', 'face_ssd_ros', 'face_ssd_ros', 'models', 'face_default.json')))
     assert [(a['checkpoint'], a['weight']) for a in shipped['training']['averaged_from']] == [
-        ('models/face_default_640x480.pt', 0.25), ('face_default_stage21/last.pt', 0.25),
+        ('face_default_stage10/last.pt', 0.25), ('face_default_stage21/last.pt', 0.25),
         ('face_default_stage22/last.pt', 0.25), ('face_default_stage23/last.pt', 0.25)]
+
+
+STAGE24 = os.path.join(REPO, 'config', 'training', 'face_default_stage24.yaml')
+
+
+def test_stage24_is_stage23_with_another_seed_and_distillation_and_ships_at_640x480():
+    """Session 17 (docs/MODEL.md): stage 23's recipe plus CenterFace's scores as soft targets (train.distill), two
+    loader workers for the teacher, another seed; its last epoch is v10's 640x480 export, which make train-default
+    trains from stage 10's run and make ship-default exports with its weights-only checkpoint."""
+    base = [CONFIG, STAGE2, STAGE3, STAGE4, STAGE5, STAGE6, STAGE10, STAGE21, STAGE23]
+    stage23, stage24 = load_config(base), load_config(base + [STAGE24])
+    assert stage24['data'] == stage23['data'] and stage24['model'] == stage23['model']
+    assert stage24['model']['input_size'] == [640, 480]
+    assert (stage24['train']['distill'], stage24['train']['distill_weight'], stage24['train']['distill_min_score']) \
+        == ('centerface', 1.0, 0.05)
+    differing = sorted(k for k in stage24['train'] if stage24['train'][k] != stage23['train'][k])
+    assert differing == ['distill', 'num_workers', 'seed']
+    assert _init_checkpoint(STAGE24, stage24) == _run_checkpoint(load_config(base[:7]), 'last.pt')   # stage 10
+    assert stage24['output']['dir'] == 'runs/face_default_stage24'
+    makefile = open(os.path.join(REPO, 'Makefile')).read().replace('\\\n', ' ')
+    assert re.search(r'SHIP_CKPT_640x480 \?= runs/face_default_stage24/last\.pt', makefile)
+    shipped = json.load(open(os.path.join(REPO, 'src', 'face_ssd_ros', 'face_ssd_ros', 'models',
+                                          'face_default_640x480.json')))
+    assert shipped['input']['width'] == 640 and shipped['training']['epoch'] == 3
