@@ -582,11 +582,16 @@ def plot_history(history, path):
     import matplotlib.pyplot as plt
     ep = [r['epoch'] for r in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for key, style in (('loss', '-'), ('reg_loss', '--'), ('cls_loss', ':')):
-        axes[0].plot(ep, [r[key] for r in history], style, label='train ' + key)
+    distill = all('distill_loss' in r for r in history)
+    curves = [('loss', '-', 'train loss' + (' (with distill_loss)' if distill else '')),
+              ('reg_loss', '--', 'train reg_loss'), ('cls_loss', ':', 'train cls_loss')]
+    if distill:
+        curves.append(('distill_loss', '-.', 'train distill_loss'))
+    for key, style, label in curves:
+        axes[0].plot(ep, [r[key] for r in history], style, label=label)
     val = [r for r in history if 'val_loss' in r]
     if val:
-        axes[0].plot([r['epoch'] for r in val], [r['val_loss'] for r in val], 'o-', label='val loss')
+        axes[0].plot([r['epoch'] for r in val], [r['val_loss'] for r in val], 'o-', label='val loss (reg + cls)')
         axes[1].plot([r['epoch'] for r in val], [r['val_map'] for r in val], 'o-', color='tab:green')
     axes[0].set_xlabel('epoch')
     axes[0].set_ylabel('loss')
