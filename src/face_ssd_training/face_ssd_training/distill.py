@@ -118,14 +118,8 @@ class CenterFaceTeacher(object):
 
     def _get_session(self):
         if self._session is None:
-            import onnxruntime as ort
-            from .data.centerface import default_onnx_path, dynamic_graph
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            self._session = ort.InferenceSession(dynamic_graph(default_onnx_path()), opts,
-                                                 providers=['CPUExecutionProvider'])
+            from .data.centerface import create_session
+            self._session = create_session(self.threads, inter_op_threads=1)
         return self._session
 
     def check(self):
@@ -142,8 +136,8 @@ class CenterFaceTeacher(object):
             raw = raw[::-1]
         batch = np.zeros((1, 3, round_up(h), round_up(w)), np.float32)   # black padding, as CenterFaceProposer
         batch[0, :, :h, :w] = np.clip(raw, 0.0, 255.0)
-        session = self._get_session()
-        heatmap, scale, offset = session.run(None, {session.get_inputs()[0].name: batch})[:3]
+        session, input_name = self._get_session()
+        heatmap, scale, offset = session.run(None, {input_name: batch})[:3]
         peaks = heatmap_peaks(heatmap[0, 0])[None, None]
         scores, boxes = decode_heatmap(peaks, scale, offset, self.min_score, w, h)
         boxes = boxes / np.array([w, h, w, h], np.float32)

